@@ -1,0 +1,233 @@
+"""`nbq` command line: parse arguments, call the library, print results."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from nbq.errors import NbqError
+
+EXIT_OK, EXIT_FAIL, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+# ------------------------------------------------------------------ boards
+
+
+def cmd_boards(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from nbq.boards import known_boards
+
+    table = Table(title="Boards (boards/*.yaml; --board also takes a path to a YAML file)")
+    for col in ("name", "part", "platform", "clock", "flow", "LUT", "FF", "DSP", "BRAM36", "URAM"):
+        table.add_column(col)
+    for b in known_boards():
+        r = b.resources
+        table.add_row(b.name, b.part, b.platform, f"{b.clock_mhz:g} MHz", b.flow,
+                      *(f"{r.get(k, 0):,}" for k in ("lut", "ff", "dsp", "bram36", "uram")))
+    _console().print(table)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------- compile
+
+
+def _layer_table(graph, title: str):
+    from rich.table import Table
+
+    from nbq import ir
+
+    table = Table(title=title)
+    for col in ("layer", "op", "input", "output", "weights", "weight bits", "out type"):
+        table.add_column(col)
+    for layer in graph.layers:
+        src, dst = graph.tensors[layer.inputs[0]], graph.tensors[layer.output]
+        if isinstance(layer, ir.Conv | ir.Dense):
+            wfmt, wbits = layer.weights.format_str, f"{layer.weights.ints.size * layer.weights.bits:,}"
+        else:
+            wfmt, wbits = "", ""
+        table.add_row(layer.name, layer.op, "×".join(map(str, src.shape)), "×".join(map(str, dst.shape)),
+                      wfmt, wbits, dst.type_str())
+    return table
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from nbq.boards import load_board
+    from nbq.compile import compile_model
+
+    board = load_board(args.board)
+    test_inputs = _load_npy(args.test_input) if args.test_input else None
+    console = _console()
+    start = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def step(msg: str) -> None:
+            progress.update(task, description=msg)
+            if not args.quiet:
+                console.log(msg)
+
+        result = compile_model(args.model, board, args.output, test_inputs=test_inputs, csim=args.csim,
+                               progress=step)
+    elapsed = time.perf_counter() - start
+    if not args.quiet:
+        console.print(_layer_table(result.graph, f"{Path(args.model).name} → {board.name}"))
+        files = Table(title=f"Generated project: {args.output}")
+        files.add_column("file")
+        for f in result.files:
+            files.add_row(str(f))
+        console.print(files)
+    g = result.graph
+    console.print(
+        f"[bold]compiled[/bold] {len(g.layers)} layers, {g.weight_count:,} weights ({g.weight_bits / 8 / 1024:,.1f} KiB "
+        f"packed), {len(result.files)} files in {args.output} for {board.name} ({board.part}) in {elapsed:.2f} s"
+    )
+    if result.csim is not None:
+        return _report_csim(console, result.csim)
+    return EXIT_OK
+
+
+def _report_csim(console, res) -> int:
+    if res.passed:
+        console.print(f"[green]C-simulation: PASS[/green] — {res.images} images bit-exact against the reference "
+                      f"({res.seconds:.1f} s)")
+        return EXIT_OK
+    console.print(f"[red]C-simulation: FAIL[/red] — {res.mismatches} mismatching values over {res.images} images")
+    for line in res.first_mismatches[:20]:
+        console.print(f"  {line}")
+    return EXIT_FAIL
+
+
+def cmd_csim(args: argparse.Namespace) -> int:
+    from nbq.sim.csim import run_csim
+
+    out = Path(args.project)
+    if not (out / "nbq_project.json").is_file():
+        raise NbqError(f"{out}: not an nbq project (no nbq_project.json); run `nbq compile` first")
+    return _report_csim(_console(), run_csim(out))
+
+
+# --------------------------------------------------------------------- run
+
+
+def _load_npy(path: str):
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise NbqError(f"{p}: no such file")
+    try:
+        return np.load(p, allow_pickle=False)
+    except Exception:
+        raise NbqError(f"{p}: not a .npy array file") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nbq.compare import compare_with_onnxruntime
+
+    x = _load_npy(args.input)
+    report = compare_with_onnxruntime(args.model, x)
+    console = _console()
+    np.set_printoptions(linewidth=120, threshold=200)
+    for name, values in report.outputs_int.items():
+        scale = report.scales[name]
+        console.print(f"[bold]{name}[/bold] integers (scale {scale:g}), shape {values.shape}:")
+        console.print(str(values))
+        console.print(f"  argmax: {values.reshape(values.shape[0], -1).argmax(axis=1).tolist()}")
+    verdict = "[green]within one step[/green]" if report.max_steps <= 1.0 else "[red]MORE than one step[/red]"
+    console.print(f"ONNX Runtime (float graph) vs nbq reference: largest deviation {report.max_steps:.3f} "
+                  f"quantization steps — {verdict}")
+    return EXIT_OK if report.max_steps <= 1.0 else EXIT_FAIL
+
+
+# -------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nbq",
+        description="Compile multiplier-free (power-of-two / binary) networks from ONNX into Vitis HLS "
+        "projects for ZCU102 and U280, verified bit-exactly.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("compile", help="ONNX model -> Vitis HLS project (optionally C-simulated)",
+                       description="Compile an ONNX model into a complete Vitis HLS project for a board.")
+    p.add_argument("model", help="the .onnx file (see docs/onnx-contract.md for what it may contain)")
+    p.add_argument("--board", default="zcu102", help="board name (see `nbq boards`) or a board YAML file [zcu102]")
+    p.add_argument("-o", "--output", required=True, help="output folder for the project")
+    p.add_argument("--csim", action="store_true", help="also build and run the C-simulation (g++)")
+    p.add_argument("--test-input", metavar="X.npy",
+                   help="float images (N, ...) for the testbench golden vectors [random + adversarial]")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the final summary line")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("csim", help="C-simulate a generated project against its golden vectors",
+                       description="Build the project's testbench with g++ and check it bit-exactly.")
+    p.add_argument("project", help="folder written by `nbq compile`")
+    p.set_defaults(func=cmd_csim)
+
+    p = sub.add_parser("run", help="run the reference executor and compare with ONNX Runtime",
+                       description="Run the bit-exact integer reference on inputs and compare the float "
+                       "graph in ONNX Runtime, reporting the largest deviation in quantization steps.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--input", required=True, metavar="X.npy", help="float inputs, (N, ...) or one image")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("boards", help="list the known boards", description="List boards/*.yaml.")
+    p.set_defaults(func=cmd_boards)
+
+    _add_train(sub)
+    return parser
+
+
+def _add_train(sub) -> None:
+    try:
+        from nbq.nn.cli import add_train_arguments, run_train
+    except ImportError:  # torch (the `train` extra) is not installed
+        p = sub.add_parser("train", help="train a network (needs the `train` extra: pip install nbq[train])")
+        p.set_defaults(func=lambda _a: (_ for _ in ()).throw(
+            NbqError("training needs PyTorch: pip install 'nbq[train]' (torch==2.13.0 CPU)")))
+        return
+    p = sub.add_parser("train", help="train a power-of-two / binary network and export it to ONNX")
+    add_train_arguments(p)
+    p.set_defaults(func=run_train)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NbqError as exc:
+        print(f"nbq: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("nbq: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in nbq: one line unless asked for the traceback
+        if os.environ.get("NBQ_DEBUG"):
+            raise
+        print(f"nbq: internal error: {type(exc).__name__}: {exc} (set NBQ_DEBUG=1 for a traceback; "
+              "please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

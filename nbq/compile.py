@@ -1,0 +1,89 @@
+"""The pipeline: ONNX -> IR -> passes -> golden vectors -> HLS project -> (C-simulation)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nbq import ir, reference
+from nbq.boards import Board
+from nbq.errors import NbqError
+from nbq.frontend.onnx_import import import_onnx
+from nbq.passes import run_passes
+
+Progress = Callable[[str], None]
+
+
+def lower(path: str | Path) -> ir.Graph:
+    """ONNX file -> optimised IR (thresholds folded, ranges proven, layout assigned)."""
+    return run_passes(import_onnx(path))
+
+
+def adversarial_inputs(graph: ir.Graph, n_random: int = 8, seed: int = 0) -> np.ndarray:
+    """Integer test images: random over the input range, then all-max, all-min and a max/min checkerboard."""
+    t = graph.tensors[graph.inputs[0]]
+    rng = np.random.default_rng(seed)
+    random = rng.integers(t.lo, t.hi + 1, size=(n_random,) + t.shape, dtype=np.int64)
+    checker = np.where(np.indices(t.shape).sum(axis=0) % 2 == 0, t.hi, t.lo)
+    extremes = np.stack([np.full(t.shape, t.hi), np.full(t.shape, t.lo), checker]).astype(np.int64)
+    return np.concatenate([random, extremes])
+
+
+@dataclass
+class CompileResult:
+    graph: ir.Graph
+    out_dir: Path
+    files: list[Path]
+    golden_inputs: np.ndarray
+    golden_outputs: dict[str, np.ndarray]
+    csim: object | None = None  # nbq.sim.csim.CsimResult
+
+
+def compile_model(
+    model: str | Path,
+    board: Board,
+    out_dir: str | Path,
+    test_inputs: np.ndarray | None = None,
+    csim: bool = False,
+    progress: Progress | None = None,
+) -> CompileResult:
+    """Compile an ONNX model into a Vitis HLS project for `board`.
+
+    test_inputs: float images (N, ...) for the testbench's golden vectors;
+    default: random and adversarial integer inputs.
+    """
+    from nbq.backends.hls import write_hls_project
+
+    step = progress or (lambda _msg: None)
+    step("importing ONNX")
+    graph = import_onnx(model)
+    step("running passes (ranges, thresholds, layout)")
+    graph = run_passes(graph)
+    step("computing golden vectors with the reference executor")
+    if test_inputs is None:
+        x_int = adversarial_inputs(graph)
+    else:
+        x_int = reference.quantize_input(graph, _check_inputs(graph, test_inputs))
+    golden = reference.run_int(graph, x_int)
+    step("writing the HLS project")
+    files = write_hls_project(graph, board, Path(out_dir), x_int, golden)
+    result = CompileResult(graph, Path(out_dir), files, x_int, golden)
+    if csim:
+        from nbq.sim.csim import run_csim
+
+        step("C-simulating (g++)")
+        result.csim = run_csim(Path(out_dir))
+    return result
+
+
+def _check_inputs(graph: ir.Graph, x: np.ndarray) -> np.ndarray:
+    shape = graph.tensors[graph.inputs[0]].shape
+    x = np.asarray(x)
+    if x.ndim == len(shape):
+        x = x[None]
+    if x.shape[1:] != shape and int(np.prod(x.shape[1:])) != int(np.prod(shape)):
+        raise NbqError(f"test inputs have shape {x.shape}, the model takes (N, {', '.join(map(str, shape))})")
+    return x.reshape((x.shape[0],) + shape)
