@@ -31,6 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_PO2_BITS = 8
+# n = 7, 8 codebooks exist, but their integer form needs shifts of up to 62 / 126 bits:
+# the hardware (and int64 reference) stops at n = 6 (shifts up to 30).
+MAX_HW_PO2_BITS = 6
 MAX_INT_WEIGHT_BITS = 16
 
 
@@ -147,6 +150,9 @@ class Po2Codebook:
 
     def int_values(self, codes: np.ndarray) -> np.ndarray:
         """Codes -> the integer weights the hardware uses: value * 2^(r-1) = ±2^(r-m)."""
+        if self.n > MAX_HW_PO2_BITS:
+            raise ValueError(f"{self.n}-bit power-of-two weights need shifts up to {self.r - 1} bits; "
+                             f"hardware supports n <= {MAX_HW_PO2_BITS}")
         c = np.asarray(codes, dtype=np.int64)
         if self.n == 1:
             return np.where(c & 1, 1, -1).astype(np.int64)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from nbq import ir
-from nbq.formats import Po2Codebook, fit_int, fit_po2, int_weight_codes
+from nbq.formats import MAX_HW_PO2_BITS, Po2Codebook, fit_int, fit_po2, int_weight_codes
 
 
 def classify_weights(w: np.ndarray) -> ir.Weights | None:
     """po2-n (smallest n that fits exactly), else intN with a power-of-two scale, else None."""
     w = np.asarray(w, dtype=np.float64)
-    po2 = fit_po2(w)
+    po2 = fit_po2(w, max_bits=MAX_HW_PO2_BITS)
     if po2 is not None:
         book = Po2Codebook(po2.n)
         codes = book.encode(w / 2.0**po2.scale_exp)
