@@ -115,11 +115,20 @@ def _affine_quant(layer: ir.AffineQuant, graph: ir.Graph, x: np.ndarray) -> np.n
 
 
 def _threshold(layer: ir.Threshold, graph: ir.Graph, x: np.ndarray) -> np.ndarray:
+    """Count crossed thresholds with one searchsorted over all channels.
+
+    Direction -1 channels are negated (x <= t  <=>  -x >= -t) so every row is
+    ascending; rows are then laid end to end with a per-channel offset.
+    """
     c, levels = layer.thresholds.shape
-    xc = np.moveaxis(x, 1, -1)[..., None]  # (..., C, 1)
-    up = xc >= layer.thresholds
-    down = xc <= layer.thresholds
-    crossed = np.where((layer.direction == 1)[:, None], up, down).sum(axis=-1)
+    sign = layer.direction.astype(np.int64)
+    xs = np.moveaxis(x, 1, -1) * sign  # (..., C)
+    ts = np.sort(layer.thresholds * sign[:, None], axis=1)
+    base = min(int(xs.min()), int(ts.min()))
+    span = max(int(xs.max()), int(ts.max())) - base + 1
+    offsets = np.arange(c, dtype=np.int64) * span
+    keys = (ts - base + offsets[:, None]).ravel()
+    crossed = np.searchsorted(keys, xs - base + offsets, side="right") - np.arange(c) * levels
     return np.moveaxis(layer.out_lo + layer.step * crossed, -1, 1).astype(np.int64)
 
 

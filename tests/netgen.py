@@ -9,70 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-from nbq.formats import Po2Codebook
-
-OPSET = 17
-IR_VERSION = 8
-
-
-class _Builder:
-    def __init__(self, seed: int):
-        self.rng = np.random.default_rng(seed)
-        self.nodes: list[onnx.NodeProto] = []
-        self.inits: list[onnx.TensorProto] = []
-        self.count = 0
-
-    def name(self, base: str) -> str:
-        self.count += 1
-        return f"{base}_{self.count}"
-
-    def const(self, value: np.ndarray, base: str) -> str:
-        name = self.name(base)
-        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def node(self, op: str, inputs: list[str], **attrs) -> str:
-        out = self.name(op.lower())
-        self.nodes.append(helper.make_node(op, inputs, [out], name=self.name(op), **attrs))
-        return out
-
-    def po2_weights(self, shape: tuple[int, ...], n: int) -> np.ndarray:
-        levels = Po2Codebook(n).levels()
-        w = self.rng.choice(levels, size=shape)
-        w.flat[0] = levels[-1]  # make sure the top magnitude is present
-        return (w * 2.0 ** int(self.rng.integers(-3, 1))).astype(np.float32)
-
-    def qdq(self, x: str, scale_exp: int, signed: bool, bits: int) -> str:
-        scale = np.float32(2.0**scale_exp)
-        zp = np.int8(0) if signed else np.uint8(0)
-        if bits < 8:
-            lo = -(2 ** (bits - 1)) if signed else 0
-            hi = 2 ** (bits - 1) - 1 if signed else 2**bits - 1
-            x = self.node("Clip", [x, self.const(np.float32(lo * scale), "lo"), self.const(np.float32(hi * scale), "hi")])
-        s, z = self.const(scale, "scale"), self.const(zp, "zp")
-        q = self.node("QuantizeLinear", [x, s, z])
-        return self.node("DequantizeLinear", [q, s, z])
-
-    def batchnorm(self, x: str, channels: int) -> str:
-        r = self.rng
-        gamma = r.uniform(0.5, 2.0, channels) * r.choice([-1, 1], channels, p=[0.2, 0.8])
-        beta = r.normal(0, 1, channels)
-        return self.node(
-            "BatchNormalization",
-            [x, self.const(gamma.astype(np.float32), "g"), self.const(beta.astype(np.float32), "b"),
-             self.const(r.normal(0, 2, channels).astype(np.float32), "m"),
-             self.const(r.uniform(0.5, 8, channels).astype(np.float32), "v")],
-        )
-
-    def activation(self, x: str, channels: int, scale_exp: int, act_bits: int, binary: bool) -> str:
-        x = self.batchnorm(x, channels)
-        if binary:
-            return self.node("Sign", [x])
-        x = self.node("Relu", [x])
-        return self.qdq(x, scale_exp, signed=False, bits=act_bits)
-
+from nbq.modelgen import GraphBuilder as _Builder
+from nbq.modelgen import build
 
 def random_cnn(seed: int, n_bits: int | None = None, binary_acts: bool = False) -> onnx.ModelProto:
     b = _Builder(seed)
@@ -133,16 +72,3 @@ def random_mlp(seed: int, n_bits: int | None = None) -> onnx.ModelProto:
     out = b.node("Gemm", [x, b.const(wt, "fc"), b.const(r.normal(0, 1, wt.shape[0]).astype(np.float32), "fcb")],
                  transB=1)
     return build(b, input_shape, out, f"mlp_{seed}")
-
-
-def build(b: _Builder, input_shape: tuple[int, ...], out: str, name: str) -> onnx.ModelProto:
-    graph = helper.make_graph(
-        b.nodes, name,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", *input_shape[1:]])],
-        [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N", None])],
-        b.inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model)
-    return model

@@ -32,7 +32,10 @@ for _name, _rng in (("UINT4", (0, 15)), ("INT4", (-8, 7))):
 
 
 def load_onnx(path: str | Path) -> onnx.ModelProto:
-    """Read, check and shape-infer a model; every failure is a one-line NbqError."""
+    """Read and check a model; every failure is a one-line NbqError.
+
+    No ONNX shape inference: the importer derives every shape itself.
+    """
     path = Path(path)
     if not path.exists():
         raise NbqError(f"{path}: no such file")
@@ -46,7 +49,6 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
         raise NbqError(f"{path}: not an ONNX model (no graph nodes); give a .onnx file")
     try:
         onnx.checker.check_model(model)
-        model = onnx.shape_inference.infer_shapes(model, strict_mode=False)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NbqError(f"{path}: invalid ONNX model: {first}") from None
