@@ -22,6 +22,22 @@ def lower(path: str | Path) -> ir.Graph:
     return run_passes(import_onnx(path))
 
 
+def mac_count(graph: ir.Graph) -> int:
+    """Multiply-accumulates (shift-adds) per image."""
+    total = 0
+    for layer in graph.layers:
+        if isinstance(layer, ir.Conv):
+            total += layer.weights.ints.size * int(np.prod(graph.tensors[layer.output].shape[1:]))
+        elif isinstance(layer, ir.Dense):
+            total += layer.weights.ints.size
+    return total
+
+
+def default_random_images(graph: ir.Graph, budget_macs: float = 2e8) -> int:
+    """Random golden images: 8 for small models, fewer for big ones so compiling stays fast."""
+    return int(np.clip(budget_macs // max(mac_count(graph), 1), 1, 8))
+
+
 def adversarial_inputs(graph: ir.Graph, n_random: int = 8, seed: int = 0) -> np.ndarray:
     """Integer test images: random over the input range, then all-max, all-min and a max/min checkerboard."""
     t = graph.tensors[graph.inputs[0]]
@@ -64,7 +80,7 @@ def compile_model(
     graph = run_passes(graph)
     step("computing golden vectors with the reference executor")
     if test_inputs is None:
-        x_int = adversarial_inputs(graph)
+        x_int = adversarial_inputs(graph, default_random_images(graph))
     else:
         x_int = reference.quantize_input(graph, _check_inputs(graph, test_inputs))
     golden = reference.run_int(graph, x_int)

@@ -13,6 +13,7 @@ from nbq import ir
 from nbq.formats import quantize
 
 _EXACT_FLOAT = 2**52
+_EXACT_FLOAT32 = 2**23
 
 
 def quantize_input(graph: ir.Graph, x: np.ndarray, name: str | None = None) -> np.ndarray:
@@ -60,10 +61,15 @@ def dequantize(graph: ir.Graph, outputs: dict[str, np.ndarray]) -> dict[str, np.
 
 
 def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact integer a @ b: float64 BLAS when no partial sum can reach 2^52."""
+    """Exact integer a @ b through float BLAS when no partial sum can leave the float's integer range.
+
+    float32 holds every integer below 2^24 and float64 below 2^53 exactly, and
+    |partial sum| <= max|a| * max column sum |b|.
+    """
     bound = float(np.abs(a).max(initial=0)) * float(np.abs(b).sum(axis=0).max(initial=0))
-    if bound < _EXACT_FLOAT:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    for dtype, limit in ((np.float32, _EXACT_FLOAT32), (np.float64, _EXACT_FLOAT)):
+        if bound < limit:
+            return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
     return a @ b
 
 
