@@ -16,7 +16,10 @@ EXIT_OK, EXIT_FAIL, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # logs and pipes: don't squeeze tables into 80 columns
+        console.width = 160
+    return console
 
 
 # ------------------------------------------------------------------ boards

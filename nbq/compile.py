@@ -71,8 +71,6 @@ def compile_model(
     test_inputs: float images (N, ...) for the testbench's golden vectors;
     default: random and adversarial integer inputs.
     """
-    from nbq.backends.hls import write_hls_project
-
     step = progress or (lambda _msg: None)
     step("importing ONNX")
     graph = import_onnx(model)
@@ -85,6 +83,8 @@ def compile_model(
         x_int = reference.quantize_input(graph, _check_inputs(graph, test_inputs))
     golden = reference.run_int(graph, x_int)
     step("writing the HLS project")
+    from nbq.backends.hls import write_hls_project  # after the import so model errors come first
+
     files = write_hls_project(graph, board, Path(out_dir), x_int, golden)
     result = CompileResult(graph, Path(out_dir), files, x_int, golden)
     if csim:
