@@ -95,7 +95,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         console.print(files)
     g = result.graph
     console.print(
-        f"[bold]compiled[/bold] {len(g.layers)} layers, {g.weight_count:,} weights ({g.weight_bits / 8 / 1024:,.1f} KiB "
+        f"[bold]compiled[/bold] {len(g.layers)} layers, {g.weight_count:,} weights "
+        f"({g.weight_bits / 8 / 1024:,.1f} KiB "
         f"packed), {len(result.files)} files in {args.output} for {board.name} ({board.part}) in {elapsed:.2f} s"
     )
     if result.csim is not None:

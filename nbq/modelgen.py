@@ -52,7 +52,8 @@ class GraphBuilder:
         if bits < 8:
             lo = -(2 ** (bits - 1)) if signed else 0
             hi = 2 ** (bits - 1) - 1 if signed else 2**bits - 1
-            x = self.node("Clip", [x, self.const(np.float32(lo * scale), "lo"), self.const(np.float32(hi * scale), "hi")])
+            lo_name, hi_name = self.const(np.float32(lo * scale), "lo"), self.const(np.float32(hi * scale), "hi")
+            x = self.node("Clip", [x, lo_name, hi_name])
         s, z = self.const(scale, "scale"), self.const(zp, "zp")
         q = self.node("QuantizeLinear", [x, s, z])
         return self.node("DequantizeLinear", [q, s, z])

@@ -13,6 +13,7 @@ import onnx
 from nbq.modelgen import GraphBuilder as _Builder
 from nbq.modelgen import build
 
+
 def random_cnn(seed: int, n_bits: int | None = None, binary_acts: bool = False) -> onnx.ModelProto:
     b = _Builder(seed)
     r = b.rng

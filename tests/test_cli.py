@@ -68,8 +68,8 @@ def test_bad_models_give_one_line_and_no_output(case, tmp_path):
     assert res.returncode == 2, res.stderr
     assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1, res.stderr
     assert res.stderr.startswith("nbq: error: ")
-    expected = {"missing": "no such file", "not-onnx": "not an ONNX model", "unsupported-op": "unsupported op 'Softmax'",
-                "float-weights": "weights are not powers of two"}[case]
+    expected = {"missing": "no such file", "not-onnx": "not an ONNX model",
+                "unsupported-op": "unsupported op 'Softmax'", "float-weights": "weights are not powers of two"}[case]
     assert expected in res.stderr
     assert not out.exists()
 

@@ -162,8 +162,8 @@ class _Importer:
             producer.bias = producer.bias + np.rint(bias).astype(np.int64)
         if value.has_clamp:
             bounds = []
-            for bound, finite in ((value.clamp_lo, np.isfinite(value.clamp_lo)), (value.clamp_hi, np.isfinite(value.clamp_hi))):
-                if not finite:
+            for bound in (value.clamp_lo, value.clamp_hi):
+                if not np.isfinite(bound):
                     bounds.append(None)
                     continue
                 steps = bound / src.scale

@@ -32,7 +32,6 @@ def _levels(layer: ir.AffineQuant, x: np.ndarray) -> np.ndarray:
 
 
 def _fold(layer: ir.AffineQuant, x: ir.Tensor) -> ir.Threshold:
-    channels = layer.a.size
     n_levels = 1 if layer.sign else layer.qmax - layer.qmin
     ks = np.arange(1, n_levels + 1)
     lo, hi = x.lo, x.hi
