@@ -127,16 +127,11 @@ class Po2Codebook:
             if not np.all(np.abs(v) == 1.0):
                 raise ValueError("1-bit power-of-two values must be ±1")
             return (v > 0).astype(np.uint8)
-        mag = np.abs(v)
-        codes = np.zeros(v.shape, dtype=np.uint8)
-        nz = mag != 0
-        with np.errstate(divide="ignore"):
-            m = 1 - np.log2(np.where(nz, mag, 1.0))
-        if not np.all((m[nz] == np.round(m[nz])) & (m[nz] >= 1) & (m[nz] <= self.r)):
+        mant, exp = np.frexp(np.abs(v))  # |v| = 2^-(m-1) <=> mant = 0.5, exp = 2 - m
+        m = np.where(mant == 0, 0, 2 - exp)
+        if not np.all((mant == 0) | ((mant == 0.5) & (m >= 1) & (m <= self.r))):
             raise ValueError(f"values outside the {self.n}-bit power-of-two codebook")
-        codes[nz] = m[nz].astype(np.uint8)
-        codes |= ((v < 0) << (self.n - 1)).astype(np.uint8)
-        return codes
+        return (m | ((v < 0) << (self.n - 1))).astype(np.uint8)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Codes -> codebook values (float64)."""
