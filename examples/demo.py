@@ -66,7 +66,7 @@ def main() -> int:
 
     bit_exact = csim.passed and np.array_equal(hardware, reference)
     rows = [
-        ("float model (PyTorch, before quantization)", f"{100 * record['float_test_accuracy']:.2f}%"),
+        ("float model (PyTorch, before quantization)", f"{record['float_test_accuracy']:.2f}%"),
         ("exported po2 ONNX in ONNX Runtime", f"{accuracy(ort):.2f}%"),
         ("nbq reference executor (integers)", f"{accuracy(reference):.2f}%"),
         ("HLS C-simulation (g++, the hardware model)", f"{accuracy(hardware):.2f}%"),

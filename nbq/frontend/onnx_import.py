@@ -317,9 +317,14 @@ def _dequantize_linear(imp: _Importer) -> None:
     p = q.of
     src = imp.tensors[p.source]
     name = imp.new_tensor(out_name, src.shape, q.scale)
+    # a clamp before the quantizer narrows its levels (rint is monotone, so this changes no value)
+    qmin = max(q.qmin, int(np.rint(p.clamp_lo / q.scale))) if np.isfinite(p.clamp_lo) else q.qmin
+    qmax = min(q.qmax, int(np.rint(p.clamp_hi / q.scale))) if np.isfinite(p.clamp_hi) else q.qmax
+    if qmin > qmax:
+        raise imp.fail(f"the clip range [{p.clamp_lo:g}, {p.clamp_hi:g}] is outside the quantizer's range")
     imp.add_layer(ir.AffineQuant(name=imp.unique(q.node), inputs=[p.source], output=name, a=p.a, b=p.b,
                                  clamp_lo=p.clamp_lo, clamp_hi=p.clamp_hi, out_scale=q.scale,
-                                 qmin=q.qmin, qmax=q.qmax))
+                                 qmin=qmin, qmax=qmax))
     imp.values[out_name] = IntVal(name)
 
 
