@@ -110,6 +110,8 @@ def _report_csim(console, res) -> int:
                       f"({res.seconds:.1f} s)")
         return EXIT_OK
     console.print(f"[red]C-simulation: FAIL[/red] — {res.mismatches} mismatching values over {res.images} images")
+    for problem in res.problems:
+        console.print(f"  {problem}")
     for line in res.first_mismatches[:20]:
         console.print(f"  {line}")
     return EXIT_FAIL

@@ -12,6 +12,7 @@ from nbq import ir, reference
 from nbq.boards import Board
 from nbq.errors import NbqError
 from nbq.frontend.onnx_import import import_onnx
+from nbq.golden import adversarial_inputs
 from nbq.passes import run_passes
 
 Progress = Callable[[str], None]
@@ -20,32 +21,6 @@ Progress = Callable[[str], None]
 def lower(path: str | Path) -> ir.Graph:
     """ONNX file -> optimised IR (thresholds folded, ranges proven, layout assigned)."""
     return run_passes(import_onnx(path))
-
-
-def mac_count(graph: ir.Graph) -> int:
-    """Multiply-accumulates (shift-adds) per image."""
-    total = 0
-    for layer in graph.layers:
-        if isinstance(layer, ir.Conv):
-            total += layer.weights.ints.size * int(np.prod(graph.tensors[layer.output].shape[1:]))
-        elif isinstance(layer, ir.Dense):
-            total += layer.weights.ints.size
-    return total
-
-
-def default_random_images(graph: ir.Graph, budget_macs: float = 2e8) -> int:
-    """Random golden images: 8 for small models, fewer for big ones so compiling stays fast."""
-    return int(np.clip(budget_macs // max(mac_count(graph), 1), 1, 8))
-
-
-def adversarial_inputs(graph: ir.Graph, n_random: int = 8, seed: int = 0) -> np.ndarray:
-    """Integer test images: random over the input range, then all-max, all-min and a max/min checkerboard."""
-    t = graph.tensors[graph.inputs[0]]
-    rng = np.random.default_rng(seed)
-    random = rng.integers(t.lo, t.hi + 1, size=(n_random,) + t.shape, dtype=np.int64)
-    checker = np.where(np.indices(t.shape).sum(axis=0) % 2 == 0, t.hi, t.lo)
-    extremes = np.stack([np.full(t.shape, t.hi), np.full(t.shape, t.lo), checker]).astype(np.int64)
-    return np.concatenate([random, extremes])
 
 
 @dataclass
@@ -78,7 +53,7 @@ def compile_model(
     graph = run_passes(graph)
     step("computing golden vectors with the reference executor")
     if test_inputs is None:
-        x_int = adversarial_inputs(graph, default_random_images(graph))
+        x_int = adversarial_inputs(graph)
     else:
         x_int = reference.quantize_input(graph, _check_inputs(graph, test_inputs))
     golden = reference.run_int(graph, x_int)

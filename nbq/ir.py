@@ -87,6 +87,7 @@ class Conv(Layer):
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, bottom, right
     dilations: tuple[int, int] = (1, 1)
     groups: int = 1
+    folding: dict | None = None  # set by nbq.passes.folding: {"pe", "simd", "nf", "sf", "cycles", ...}
     op = "Conv"
 
 
@@ -97,6 +98,7 @@ class Dense(Layer):
     # set by the layout pass: the (C, H, W) the input was flattened from, so the
     # backend can reorder columns for a channels-last stream
     flattened_from: tuple[int, int, int] | None = None
+    folding: dict | None = None  # set by nbq.passes.folding (see Conv)
     op = "Dense"
 
 

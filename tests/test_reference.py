@@ -6,8 +6,9 @@ import pytest
 
 from nbq import ir, reference
 from nbq.compare import compare_with_onnxruntime
-from nbq.compile import adversarial_inputs, lower
+from nbq.compile import lower
 from nbq.frontend.onnx_import import import_onnx
+from nbq.golden import adversarial_inputs
 from nbq.passes import infer_ranges
 
 
@@ -99,3 +100,12 @@ def test_reference_is_deterministic_and_batch_independent(random_nets, save_mode
 def test_onnx_model_checker_passes_for_generated_nets(random_nets):
     for _, _, model in random_nets:
         onnx.checker.check_model(model)
+
+
+@pytest.mark.parametrize("in_lo,in_hi,lo,hi", [(0, 10, 20, None), (5, 10, None, 2), (-5, 5, -2, 3), (0, 3, -1, 9)])
+def test_clamp_range_with_bounds_outside_the_input(in_lo, in_hi, lo, hi):
+    g = ir.Graph("t", ["x"], ["y"], {"x": ir.Tensor("x", (1,), 1.0, in_lo, in_hi), "y": ir.Tensor("y", (1,), 1.0)},
+                 [ir.Clamp("c", ["x"], "y", lo=lo, hi=hi)])
+    g = infer_ranges(g)
+    out = reference.run_int(g, np.arange(in_lo, in_hi + 1)[:, None])["y"]
+    assert (g.tensors["y"].lo, g.tensors["y"].hi) == (out.min(), out.max())

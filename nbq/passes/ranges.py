@@ -60,12 +60,17 @@ def _affine_quant(layer: ir.AffineQuant, x: ir.Tensor) -> tuple[int, int]:
 
 
 def _threshold(layer: ir.Threshold, x: ir.Tensor) -> tuple[int, int]:
-    return layer.out_lo, layer.out_lo + layer.step * layer.thresholds.shape[1]
+    ends = (layer.out_lo, layer.out_lo + layer.step * layer.thresholds.shape[1])
+    return min(ends), max(ends)
 
 
 def _clamp(layer: ir.Clamp, x: ir.Tensor) -> tuple[int, int]:
-    lo = x.lo if layer.lo is None else min(max(x.lo, layer.lo), x.hi)
-    hi = x.hi if layer.hi is None else max(min(x.hi, layer.hi), lo)
+    """clip is monotone: the output range is the clipped input range (a bound may lie outside it)."""
+    lo, hi = x.lo, x.hi
+    if layer.lo is not None:
+        lo, hi = max(lo, layer.lo), max(hi, layer.lo)
+    if layer.hi is not None:
+        lo, hi = min(lo, layer.hi), min(hi, layer.hi)
     return lo, hi
 
 

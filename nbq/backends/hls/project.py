@@ -1,0 +1,247 @@
+"""Write a complete, self-contained Vitis HLS project for one graph and one board."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from nbq import ir
+from nbq.backends.hls.cxx import ap_type
+from nbq.backends.hls.layers import LayerContext, process_code
+from nbq.backends.hls.layout import stream_layouts
+from nbq.backends.hls.streams import wire
+from nbq.backends.hls.testbench import dat_text, golden_pair
+from nbq.backends.names import c_identifier, comment_text
+from nbq.backends.render import render
+from nbq.boards import Board
+from nbq.errors import NbqError
+from nbq.formats import bits_for_range
+from nbq.resources import data_dir
+
+MANIFEST = "nbq_project.json"
+MANIFEST_VERSION = 1
+MAX_REPORTED = 20
+_GENERATED = re.compile(r"(t|s|cfg|w|b|th|up)_")  # prefixes of generated identifiers
+PACKING = (
+    "Board wrappers carry one value per bus word, in the low bits, sign-extended when the type is "
+    "signed; AXI-Stream sets TLAST on the last value of each image."
+)
+
+
+def write_hls_project(
+    graph: ir.Graph,
+    board: Board,
+    out_dir: Path,
+    golden_inputs: np.ndarray | None,
+    golden_outputs: dict[str, np.ndarray] | None,
+    top_name: str = "nbq_top",
+) -> list[Path]:
+    """Write a complete Vitis HLS project; return the written files (relative paths, sorted).
+
+    Without golden inputs the testbench gets self-checking vectors (random, all-min, all-max,
+    alternating) whose outputs come from nbq.reference; without golden outputs they are computed.
+    """
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    files = project_files(graph, board, golden_inputs, golden_outputs, top_name)
+    _write_atomically(out_dir, files)
+    return sorted(Path(name) for name in files)
+
+
+def project_files(
+    graph: ir.Graph,
+    board: Board,
+    golden_inputs: np.ndarray | None,
+    golden_outputs: dict[str, np.ndarray] | None,
+    top_name: str = "nbq_top",
+) -> dict[str, str]:
+    """Every file of the project, relative path -> text (nothing touches the disk)."""
+    if c_identifier(top_name) != top_name or _GENERATED.match(top_name):
+        raise NbqError(
+            f"top name '{top_name}' must be a C identifier (letters, digits, single underscores)"
+            " that does not start with t_, s_, cfg_, w_, b_, th_ or up_ (generated names)"
+        )
+    wiring = wire(graph)
+    layouts = stream_layouts(graph, wiring.layers)
+    ctx = LayerContext(graph, wiring, layouts)
+    procs = [process_code(p, ctx) for p in wiring.processes]
+
+    (x_name,), (y_name,) = graph.inputs, graph.outputs
+    x, y = ctx.tensor(x_name), ctx.tensor(y_name)
+    y_stream = ctx.tensor(wiring.root[y_name])  # a flattened output travels in its source's type
+    flows = [x_name] + [layer.output for layer in wiring.layers if not isinstance(layer, ir.Flatten)]
+    word_bits = 8
+    while word_bits < max(x.bits, y_stream.bits):
+        word_bits *= 2
+    inputs, outputs = golden_pair(graph, golden_inputs, golden_outputs)
+    n_images = int(inputs.shape[0])
+    wrapper = f"{top_name}_axis" if board.flow == "vivado" else f"{top_name}_krnl"
+    common = {
+        "top": top_name,
+        "wrapper": wrapper,
+        "board": board.name,
+        "part": board.part,
+        "flow": board.flow,
+        "graph_name": comment_text(graph.name or "graph"),
+        "clock_mhz": _number(board.clock_mhz),
+        "clock_period": f"{board.clock_period_ns:.3f}",
+        "project_name": f"{top_name}_prj",
+        "export_format": "ip_catalog" if board.flow == "vivado" else "xo",
+        "export_what": "Vivado IP (ip_catalog)" if board.flow == "vivado" else "Vitis kernel (.xo)",
+        "in_size": x.size,
+        "out_size": y.size,
+        "in_depth": x.size * n_images,
+        "out_depth": y.size * n_images,
+        "input_type": ap_type(x.lo, x.hi),
+        "output_type": ap_type(y_stream.lo, y_stream.hi),
+        "word_bits": word_bits,
+        "tb_images": n_images,
+        "max_reported": MAX_REPORTED,
+        "packing": PACKING,
+    }
+    files: dict[str, str] = {}
+    files["firmware/parameters.h"] = render(
+        "hls",
+        "parameters.h.j2",
+        tensor_types=[_tensor_type(ctx, name) for name in flows],
+        configs=[p.config for p in procs if p.config is not None],
+        **common,
+    )
+    for p in procs:
+        if p.header is not None:
+            files[f"firmware/{p.header}"] = render(
+                "hls",
+                "weights.h.j2",
+                guard=f"NBQ_WEIGHTS_{p.ident.upper()}_H",
+                layer_comment=p.comment,
+                arrays=p.arrays,
+            )
+    streams = [{"name": s.name, "ctype": ctx.type_name(s.tensor), "depth": s.depth} for s in wiring.streams]
+    files[f"firmware/{top_name}.h"] = render("hls", "top.h.j2", guard=f"{top_name.upper()}_H", **common)
+    files[f"firmware/{top_name}.cpp"] = render(
+        "hls",
+        "top.cpp.j2",
+        weight_headers=[p.header for p in procs if p.header is not None],
+        streams=streams,
+        processes=procs,
+        **common,
+    )
+    for header in sorted((data_dir("hw") / "include" / "nbq").glob("*.h")):
+        files[f"firmware/nbq/{header.name}"] = header.read_text()
+    files[f"tb/{top_name}_tb.cpp"] = render("hls", "tb.cpp.j2", **common)
+    files["tb_data/inputs.dat"] = dat_text(inputs, layouts[x_name])
+    files["tb_data/golden.dat"] = dat_text(outputs, layouts[y_name])
+    files["run_hls.tcl"] = render("hls", "run_hls.tcl.j2", **common)
+    files["hls_config.cfg"] = render("hls", "hls_config.cfg.j2", **common)
+    files["Makefile"] = render("hls", "Makefile.j2", **common)
+    layer_infos = [p.info for p in procs if p.info is not None]
+    files["README.md"] = render(
+        "hls",
+        "README.md.j2",
+        n_layers=len(layer_infos),
+        n_weights=sum(info.get("weights", 0) for info in layer_infos),
+        **common,
+    )
+    manifest = {
+        "nbq_project": MANIFEST_VERSION,
+        "top": top_name,
+        "wrapper": wrapper,
+        "board": board.name,
+        "part": board.part,
+        "platform": board.platform,
+        "flow": board.flow,
+        "clock_mhz": _number(board.clock_mhz),
+        "clock_period_ns": round(board.clock_period_ns, 3),
+        "graph": graph.name,
+        "input": _io_entry(x, layouts[x_name]),
+        "output": _io_entry(y, layouts[y_name]),
+        "layers": layer_infos,
+        "stream_order": "channels-last (H, W, C), one value per transfer",
+        "packing": PACKING,
+        "word_bits": word_bits,
+        "tb_images": n_images,
+        "csim": {"sources": [f"firmware/{top_name}.cpp", f"tb/{top_name}_tb.cpp"], "include": "firmware"},
+    }
+    manifest["files"] = sorted([*files, MANIFEST])
+    files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _tensor_type(ctx: LayerContext, name: str) -> dict:
+    t = ctx.tensor(name)
+    return {
+        "name": ctx.type_name(name),
+        "ctype": ap_type(t.lo, t.hi),
+        "comment": f"{comment_text(name)}: [{t.lo}, {t.hi}], shape {tuple(t.shape)}",
+    }
+
+
+def _io_entry(t: ir.Tensor, layout: tuple[int, int, int] | None) -> dict:
+    bits, signed = bits_for_range(t.lo, t.hi)
+    return {
+        "name": t.name,
+        "shape": [int(s) for s in t.shape],
+        "size": t.size,
+        "lo": int(t.lo),
+        "hi": int(t.hi),
+        "bits": bits,
+        "signed": signed,
+        "scale": float(t.scale),
+        "stream_shape": [layout[1], layout[2], layout[0]] if layout else [t.size],
+    }
+
+
+# ------------------------------------------------------------------ disk
+
+
+def _check_target(out_dir: Path) -> None:
+    """Refuse to replace anything that is not an empty folder or an earlier nbq project."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise NbqError(f"output path {out_dir} exists and is not a folder")
+    if (out_dir / MANIFEST).is_file():
+        return
+    if any(out_dir.iterdir()):
+        raise NbqError(
+            f"output folder {out_dir} is not empty and is not an nbq project (no {MANIFEST});"
+            " choose another folder or empty it"
+        )
+
+
+def _write_atomically(out_dir: Path, files: dict[str, str]) -> None:
+    """Write into a hidden sibling, then swap it in, so a failure never leaves a half project."""
+    parent = out_dir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{out_dir.name}.nbq-new-{os.getpid()}"
+    old = parent / f".{out_dir.name}.nbq-old-{os.getpid()}"
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        for rel, text in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(text.encode("utf-8"))
+        moved = False
+        if out_dir.exists():
+            os.replace(out_dir, old)
+            moved = True
+        try:
+            os.replace(tmp, out_dir)
+        except BaseException:
+            if moved:
+                os.replace(old, out_dir)
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)

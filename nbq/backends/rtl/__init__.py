@@ -1,0 +1,1 @@
+"""RTL backend: a compiled nbq graph -> a streaming SystemVerilog network (hw/rtl engines, ROM tables)."""

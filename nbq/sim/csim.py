@@ -1,0 +1,190 @@
+"""C-simulation: build a generated project's testbench with g++ and run it (no Vitis needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nbq.errors import NbqError, ToolNotFoundError
+
+MANIFEST = "nbq_project.json"
+OUTPUTS_FILE = "csim_outputs.dat"  # written by the testbench next to golden.dat
+BUILD_DIR = "csim_build"
+BASE_FLAGS = ("-std=c++14", "-O2")
+STRICT_FLAGS = ("-Wall", "-Wextra", "-Werror")
+_RESULT = re.compile(r"^NBQ-CSIM images=(\d+) mismatches=(\d+)\s*$", re.MULTILINE)
+# hls::stream's C model only warns when a design reads an empty stream or leaves data behind
+_STREAM_WARNING = re.compile(r"^WARNING: Hls::stream .*$", re.MULTILINE)
+
+
+@dataclass
+class CsimResult:
+    passed: bool
+    images: int
+    mismatches: int
+    first_mismatches: list[str]
+    log: str
+    seconds: float
+    built: bool = False  # False when the cached binary was reused
+    problems: list[str] = field(default_factory=list)  # build errors, stream warnings, crashes
+
+
+def find_hls_headers() -> Path:
+    """The folder holding ap_int.h and hls_stream.h: $XILINX_HLS/include, else hls4ml's ap_types."""
+    xilinx = os.environ.get("XILINX_HLS")
+    if xilinx:
+        path = Path(xilinx) / "include"
+        if (path / "ap_int.h").is_file():
+            return path
+    spec = importlib.util.find_spec("hls4ml")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(location) / "templates" / "vivado" / "ap_types"
+        if (path / "ap_int.h").is_file():
+            return path
+    raise ToolNotFoundError(
+        "ap_int.h/hls_stream.h not found: set XILINX_HLS to a Vitis HLS install or `pip install hls4ml`"
+    )
+
+
+def _compiler() -> str:
+    cxx = os.environ.get("CXX") or "g++"
+    path = shutil.which(cxx)
+    if path is None:
+        raise ToolNotFoundError(f"C++ compiler '{cxx}' not found on PATH; install g++ (e.g. apt-get install g++)")
+    return path
+
+
+def _read_manifest(project_dir: Path) -> dict:
+    path = project_dir / MANIFEST
+    if not path.is_file():
+        raise NbqError(f"{project_dir} is not an nbq HLS project (no {MANIFEST})")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise NbqError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _newest_source(project_dir: Path) -> float:
+    stamps = [p.stat().st_mtime for d in ("firmware", "tb") for p in (project_dir / d).rglob("*") if p.is_file()]
+    return max(stamps, default=0.0)
+
+
+def _build(
+    project_dir: Path, sources: list[str], include: str, flags: list[str], exe: Path, jobs: int
+) -> tuple[bool, str]:
+    """Compile each source to an object (up to `jobs` at once), then link. Returns (ok, log)."""
+    cxx = _compiler()
+    build = exe.parent
+    build.mkdir(exist_ok=True)
+    common = [cxx, *flags, "-isystem", str(find_hls_headers()), "-Wno-unknown-pragmas", "-I", include]
+    objects = [build / f"{exe.name}-{Path(src).stem}.o" for src in sources]  # per binary: flags differ
+    commands = [[*common, "-c", src, "-o", str(obj)] for src, obj in zip(sources, objects, strict=True)]
+    log, running = [], []
+    ok = True
+    pending = list(commands)
+    while pending or running:
+        while pending and len(running) < jobs:
+            cmd = pending.pop(0)
+            log.append(" ".join(cmd))
+            proc = subprocess.Popen(cmd, cwd=project_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            running.append(proc)
+        proc = running.pop(0)
+        out, _ = proc.communicate()
+        log.append(out)
+        ok = ok and proc.returncode == 0
+    if ok:
+        cmd = [cxx, *flags, *map(str, objects), "-o", str(exe)]
+        log.append(" ".join(cmd))
+        done = subprocess.run(cmd, cwd=project_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        log.append(done.stdout)
+        ok = done.returncode == 0
+    return ok, "\n".join(part for part in log if part)
+
+
+def run_csim(
+    project_dir: Path,
+    jobs: int | None = None,
+    *,
+    strict: bool = False,
+    timeout: float | None = None,
+) -> CsimResult:
+    """Build (unless the binary is newer than every source and the flags match) and run the testbench.
+
+    strict adds -Wall -Wextra -Werror.  g++ missing raises ToolNotFoundError; a failed build or run
+    returns passed=False with the compiler/testbench output in `log` and a summary in `problems`.
+    """
+    start = time.monotonic()
+    project_dir = Path(project_dir)
+    manifest = _read_manifest(project_dir)
+    csim = manifest.get("csim", {})
+    top = manifest.get("top", "nbq_top")
+    sources = csim.get("sources", [f"firmware/{top}.cpp", f"tb/{top}_tb.cpp"])
+    include = csim.get("include", "firmware")
+    flags = [*BASE_FLAGS, *(STRICT_FLAGS if strict else ())]
+    jobs = max(1, jobs or min(len(sources), os.cpu_count() or 1))
+
+    build = project_dir / BUILD_DIR
+    exe = build / f"{top}_csim{'_strict' if strict else ''}"
+    key_file = exe.with_suffix(".key")
+    key = hashlib.sha256(json.dumps([_compiler(), str(find_hls_headers()), flags, sources]).encode()).hexdigest()
+    fresh = (
+        exe.is_file()
+        and key_file.is_file()
+        and key_file.read_text() == key
+        and exe.stat().st_mtime > _newest_source(project_dir)
+    )
+    log = ""
+    if not fresh:
+        key_file.unlink(missing_ok=True)
+        ok, log = _build(project_dir, sources, include, flags, exe, jobs)
+        if not ok:
+            first = next((ln for ln in log.splitlines() if "error" in ln), "the C++ build failed")
+            return CsimResult(False, 0, 0, [], log, time.monotonic() - start, True, [f"build failed: {first}"])
+        key_file.write_text(key)
+    try:
+        done = subprocess.run(
+            [str(exe.resolve())],
+            cwd=project_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return CsimResult(
+            False, 0, 0, [], log + out, time.monotonic() - start, not fresh, [f"timed out after {timeout} s"]
+        )
+    out = done.stdout
+    problems = _STREAM_WARNING.findall(out)
+    match = _RESULT.search(out)
+    if match is None:
+        problems.append(f"testbench printed no NBQ-CSIM line (exit code {done.returncode})")
+        images, mismatches = 0, 0
+    else:
+        images, mismatches = int(match.group(1)), int(match.group(2))
+    first = [ln for ln in out.splitlines() if ln.startswith("MISMATCH")][:20]
+    passed = match is not None and mismatches == 0 and done.returncode == 0 and not problems
+    if done.returncode != 0 and mismatches == 0 and match is not None:
+        problems.append(f"testbench exited with code {done.returncode}")
+    return CsimResult(passed, images, mismatches, first, (log + "\n" + out).strip() + "\n",
+                      time.monotonic() - start, not fresh, problems)  # fmt: skip
+
+
+def read_csim_outputs(project_dir: Path) -> np.ndarray:
+    """The core's outputs from the last C-simulation, (images, values) in stream order (as golden.dat)."""
+    path = Path(project_dir) / "tb_data" / OUTPUTS_FILE
+    if not path.is_file():
+        raise NbqError(f"{path}: no C-simulation outputs; run `nbq csim {project_dir}` first")
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return np.array(rows, dtype=np.int64)

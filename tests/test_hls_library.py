@@ -1,0 +1,134 @@
+"""The hand-written C++ layer library against nbq.formats: every weight code, packing, extremes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from nbq.formats import MAX_HW_PO2_BITS, Po2Codebook, int_weight_codes, pack_codes
+from nbq.resources import data_dir
+from nbq.sim.csim import find_hls_headers
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
+
+XS = (0, 1, -1, 3, -7, 127, -128, 255)  # x values, incl. the 8-bit extremes
+PO2_BITS = range(1, 9)
+INT_BITS = (2, 5, 8, 16)
+PACK_BITS = (1, 2, 3, 4, 5, 7, 8, 16)
+PACK_COUNT = 50
+
+_PROGRAM = r"""
+#include <cstdio>
+#include "nbq/nbq.h"
+
+typedef ap_int<200> wide_t;  // holds x * 2^126 for 8-bit po2 weights
+
+template <class F>
+void products(const char* kind, int n) {
+    const long long xs[] = {XS};
+    for (int code = 0; code < (1 << n); code++)
+        for (long long x : xs) {
+            wide_t acc = 5;  // a non-zero start: mac must add, not assign
+            F::mac(acc, ap_uint<F::BITS>(code), ap_int<9>(x));
+            std::printf("%s %d %d %lld %s\n", kind, n, code, x, acc.to_string(10).c_str());
+        }
+}
+
+template <int B>
+void unpack(const uint64_t* words, int count) {
+    for (int i = 0; i < count; i++)
+        std::printf("pack %d %d %u\n", B, i, unsigned(nbq::packed_codes<B>::at(words, i).to_uint()));
+}
+
+int main() {
+PRODUCTS
+PACKS
+    return 0;
+}
+"""
+
+
+def _words(bits: int) -> np.ndarray:
+    return pack_codes(_codes(bits), bits)
+
+
+def _codes(bits: int) -> np.ndarray:
+    return (np.arange(PACK_COUNT, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(1 << bits)
+
+
+@pytest.fixture(scope="module")
+def library_output(tmp_path_factory) -> list[str]:
+    tmp = tmp_path_factory.mktemp("hls_library")
+    products = [f'    products<nbq::po2_weights<{n}> >("po2", {n});' for n in PO2_BITS]
+    products += [f'    products<nbq::int_weights<{n}> >("int", {n});' for n in INT_BITS]
+    packs = []
+    for bits in PACK_BITS:
+        words = ", ".join(f"{int(w)}ULL" for w in _words(bits))
+        packs.append(f"    {{ static const uint64_t w[] = {{{words}}}; unpack<{bits}>(w, {PACK_COUNT}); }}")
+    source = (
+        _PROGRAM.replace("XS", ", ".join(f"{x}LL" for x in XS))
+        .replace("PRODUCTS", "\n".join(products))
+        .replace("PACKS", "\n".join(packs))
+    )
+    (tmp / "lib_test.cpp").write_text(source)
+    include = data_dir("hw") / "include"
+    cmd = ["g++", "-std=c++14", "-O1", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas",
+           "-isystem", str(find_hls_headers()), "-I", str(include), "lib_test.cpp", "-o", "lib_test"]  # fmt: skip
+    build = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(tmp / "lib_test")], capture_output=True, text=True, check=True)
+    return run.stdout.splitlines()
+
+
+def _po2_int(n: int, code: int) -> int:
+    """The integer weight of a code, from the layout in nbq.formats (also beyond MAX_HW_PO2_BITS)."""
+    if n == 1:
+        return 1 if code & 1 else -1
+    r = 2 ** (n - 1) - 1
+    m = code & r
+    w = 0 if m == 0 else 2 ** (r - m)
+    return -w if code >> (n - 1) else w
+
+
+def test_po2_layout_helper_matches_formats():
+    for n in range(1, MAX_HW_PO2_BITS + 1):
+        codes = np.arange(2**n)
+        assert Po2Codebook(n).int_values(codes).tolist() == [_po2_int(n, int(c)) for c in codes]
+
+
+def test_po2_products_are_shifts_of_the_codebook(library_output):
+    seen = 0
+    for line in library_output:
+        if not line.startswith("po2 "):
+            continue
+        _, n, code, x, acc = line.split()
+        assert int(acc) == 5 + _po2_int(int(n), int(code)) * int(x), line
+        seen += 1
+    assert seen == sum(2**n for n in PO2_BITS) * len(XS)
+
+
+def test_int_products_are_twos_complement(library_output):
+    seen = 0
+    for line in library_output:
+        if not line.startswith("int "):
+            continue
+        _, n, code, x, acc = line.split()
+        bits = int(n)
+        w = int(code) - (1 << bits) if int(code) >> (bits - 1) else int(code)
+        assert int(int_weight_codes(np.array([w]), bits)[0]) == int(code)
+        assert int(acc) == 5 + w * int(x), line
+        seen += 1
+    assert seen == sum(2**n for n in INT_BITS) * len(XS)
+
+
+def test_unpacking_matches_pack_codes(library_output):
+    got: dict[int, list[int]] = {}
+    for line in library_output:
+        if line.startswith("pack "):
+            _, bits, _, code = line.split()
+            got.setdefault(int(bits), []).append(int(code))
+    for bits in PACK_BITS:
+        assert got[bits] == _codes(bits).tolist(), bits
