@@ -1,0 +1,56 @@
+"""`nbq compile` end to end without g++: README file list, both boards, byte-identical output."""
+
+import re
+from pathlib import Path
+
+import pytest
+from netgen import random_cnn
+
+from nbq.boards import load_board
+from nbq.compile import compile_model
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_project_files() -> list[str]:
+    """Every file named in the README's 'Generated project' table."""
+    section = README.read_text().split("### Generated project", 1)[1].split("\n## ", 1)[0]
+    names = []
+    for row in section.splitlines():
+        if row.startswith("| `"):
+            names += re.findall(r"`([^`]+)`", row.split("|")[1])
+    return names
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("board", ["zcu102", "u280"])
+def test_project_has_every_readme_file_and_is_deterministic(board, tmp_path, save_model):
+    model = save_model(random_cnn(7, n_bits=3))
+    first = compile_model(model, load_board(board), tmp_path / "a")
+    compile_model(model, load_board(board), tmp_path / "b")
+    tree_a, tree_b = _tree(tmp_path / "a"), _tree(tmp_path / "b")
+    assert tree_a == tree_b  # byte-identical
+    listed = readme_project_files()
+    assert len(listed) >= 12
+    for name in listed:
+        if name.endswith("/*.h"):
+            assert any(f.startswith(name[:-3]) and f.endswith(".h") for f in tree_a), name
+        else:
+            assert name in tree_a, f"README lists {name}, the {board} project lacks it"
+    assert sorted(tree_a) == sorted(str(f) for f in first.files)
+    manifest = (tmp_path / "a" / "nbq_project.json").read_text()
+    assert load_board(board).part in manifest
+
+
+def test_compile_over_an_existing_non_project_folder_is_refused(tmp_path, save_model):
+    from nbq.errors import NbqError
+
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "notes.txt").write_text("precious")
+    with pytest.raises(NbqError, match="not an nbq project"):
+        compile_model(save_model(random_cnn(7, n_bits=3)), load_board("zcu102"), target)
+    assert (target / "notes.txt").read_text() == "precious"
