@@ -39,14 +39,13 @@ def run_int(graph: ir.Graph, x_int: np.ndarray, keep_all: bool = False) -> dict[
     if t_in.lo is not None and (x_int.min() < t_in.lo or x_int.max() > t_in.hi):
         raise ValueError(f"input integers outside the input range [{t_in.lo}, {t_in.hi}]")
     values = {graph.inputs[0]: x_int}
-    for layer in graph.layers:
+    last_use = {name: i for i, layer in enumerate(graph.layers) for name in layer.inputs}
+    for i, layer in enumerate(graph.layers):
         args = [values[name] for name in layer.inputs]
         values[layer.output] = _EXECUTORS[type(layer)](layer, graph, *args)
-        if not keep_all:
+        if not keep_all:  # free what no later layer reads, to bound memory on big graphs
             for name in layer.inputs:
-                if name not in graph.outputs and all(
-                    name not in later.inputs for later in graph.layers[graph.layers.index(layer) + 1 :]
-                ):
+                if last_use[name] == i and name not in graph.outputs:
                     values.pop(name, None)
     if keep_all:
         return values
