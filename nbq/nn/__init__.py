@@ -1,0 +1,30 @@
+"""nbq.nn: train power-of-two (n-BQ-NN), binary and binary-complex networks in PyTorch, export ONNX.
+
+Needs the ``train`` extra (torch).  Nothing outside nbq.nn imports torch, and
+names here load lazily, so ``nbq.nn.cli`` and ``nbq.nn.data`` import without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Split": "data", "load_dataset": "data",
+    "export": "exporter", "to_onnx": "exporter",
+    "ActQuant": "layers", "GlobalAvgPool": "layers", "QBatchNorm": "layers", "QConv2d": "layers",
+    "QLinear": "layers", "SignAct": "layers", "WeightSpec": "layers",
+    "ComplexConv2d": "complex", "LearnedImag": "complex",
+    "BUILDERS": "models", "QuantConfig": "models", "build_model": "models",
+    "AlphaSchedule": "quant", "quantize_po2": "quant", "reconstructed_weight": "quant", "set_alpha": "quant",
+    "TrainResult": "trainer", "accuracy": "trainer", "seed_everything": "trainer", "train": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"nbq.nn.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nbq.nn' has no attribute {name!r}")

@@ -1,0 +1,83 @@
+"""`nbq train`: argument definitions and the command body (nbq/cli.py wires them in)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from nbq.errors import NbqError
+
+BINARY_BY_DEFAULT = ("cnv", "bcnn")
+# the builders in nbq.nn.models.BUILDERS, listed here so building the parser does not import torch
+MODEL_NAMES = ("digits_cnn", "mlp", "paper_cifar", "cnv", "bcnn", "resnet18")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `nbq train`."""
+    parser.add_argument("--model", default="digits_cnn", help=f"network builder: {', '.join(MODEL_NAMES)}")
+    parser.add_argument("--dataset", default="digits", help="digits (offline), mnist or cifar10 (need --data-dir)")
+    parser.add_argument("--data-dir", default=None, help="folder with MNIST IDX files or CIFAR-10 python batches")
+    parser.add_argument("--weights", default="auto", choices=("auto", "po2", "binary", "float"),
+                        help="weight arithmetic (auto: binary for cnv/bcnn, po2 otherwise)")
+    parser.add_argument("--weight-bits", type=int, default=3, help="power-of-two weight bits n (1..8)")
+    parser.add_argument("--act-bits", type=int, default=4, help="activation bits for po2 networks")
+    parser.add_argument("--threshold-rule", default="lsq", choices=("lsq", "authors"),
+                        help="po2 thresholds: least-squares scale (default) or the authors' n=3 fractions")
+    parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+    parser.add_argument("--imag", default="zero", choices=("zero", "learned"),
+                        help="bcnn: imaginary part of the real input image")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--checkpoint-dir", default=None, help="write last.pt here after every epoch")
+    parser.add_argument("--weight-format", default="dq", choices=("dq", "float"),
+                        help="exported weights: DequantizeLinear(int8) (default) or float initializers")
+    parser.add_argument("--complex-form", default="four_convs", choices=("four_convs", "block"),
+                        help="bcnn export: four real convolutions, or one block conv [[A,-B],[B,A]]")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("-o", "--output", default="model.onnx", help="ONNX file to write (+ .json summary)")
+
+
+def run_train(ns: argparse.Namespace) -> int:
+    """Train, export ONNX and a JSON summary; NbqError for bad names, folders or files."""
+    if ns.model not in MODEL_NAMES:
+        raise NbqError(f"unknown model {ns.model!r}; choose one of {', '.join(MODEL_NAMES)}")
+    try:
+        import torch
+    except ImportError:
+        raise NbqError("nbq train needs PyTorch: pip install 'nbq[train]'") from None
+    from nbq.nn.data import load_dataset
+    from nbq.nn.exporter import export
+    from nbq.nn.models import QuantConfig, build_model
+    from nbq.nn.trainer import train
+
+    kind = ns.weights if ns.weights != "auto" else ("binary" if ns.model in BINARY_BY_DEFAULT else "po2")
+    data = load_dataset(ns.dataset, ns.data_dir)
+    if kind == "po2":
+        if not 1 <= ns.weight_bits <= 8:
+            raise NbqError(f"--weight-bits must be 1..8, got {ns.weight_bits}")
+        if ns.threshold_rule == "authors" and ns.weight_bits != 3:
+            raise NbqError("--threshold-rule authors exists for --weight-bits 3 only")
+        cfg = QuantConfig.po2(ns.weight_bits, ns.act_bits, data.input_bits, ns.threshold_rule)
+    elif kind == "binary":
+        cfg = QuantConfig.binary(data.input_bits)
+    else:
+        cfg = QuantConfig.float(data.input_bits)
+    options = {"imag": ns.imag} if ns.model == "bcnn" else {}
+    model = build_model(ns.model, cfg, data.shape, data.num_classes, ns.width, seed=ns.seed, **options)
+    result = train(model, data, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size, seed=ns.seed,
+                   progress=not ns.no_progress, checkpoint_dir=ns.checkpoint_dir, threads=ns.threads)
+    out = export(model, torch.from_numpy(data.x_test[:1]), ns.output, ns.complex_form, ns.weight_format)
+    summary = {
+        "model": ns.model, "dataset": ns.dataset, "weights": kind, "config": cfg.describe(),
+        "width": ns.width, "epochs": ns.epochs, "seed": ns.seed, "split": data.description,
+        "test_accuracy": round(result.test_accuracy, 2), "train_accuracy": round(result.train_accuracy, 2),
+        "train_seconds": round(result.seconds, 1), "onnx": str(out),
+    }
+    Path(out).with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"{ns.model} ({kind}) on {ns.dataset}: test accuracy {result.test_accuracy:.2f}% "
+          f"in {result.seconds:.1f}s -> {out}")
+    return 0
