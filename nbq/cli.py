@@ -126,6 +126,18 @@ def cmd_csim(args: argparse.Namespace) -> int:
     return _report_csim(_console(), run_csim(out))
 
 
+# ------------------------------------------------------------------- build
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from nbq.build import build_target
+
+    code = build_target(Path(args.project), args.target)
+    if code != 0:
+        print(f"nbq: make {args.target} failed (exit code {code})", file=sys.stderr)
+    return EXIT_OK if code == 0 else EXIT_FAIL
+
+
 # --------------------------------------------------------------------- run
 
 
@@ -188,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Build the project's testbench with g++ and check it bit-exactly.")
     p.add_argument("project", help="folder written by `nbq compile`")
     p.set_defaults(func=cmd_csim)
+
+    p = sub.add_parser("build", help="run a project's Vitis/Vivado/XRT step (make TARGET), checking tools first",
+                       description="Run one Makefile target of a generated project: csim, csynth, cosim and, "
+                       "for U280 (vitis flow) xo, xclbin, host, run; for ZCU102 (vivado flow) ip, bitstream. "
+                       "Missing tools are reported before make starts.")
+    p.add_argument("project", help="folder written by `nbq compile`")
+    p.add_argument("--target", required=True, metavar="TARGET",
+                   help="csim|csynth|cosim|xo|xclbin|host|run (U280) or csim|csynth|cosim|ip|bitstream (ZCU102)")
+    p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("run", help="run the reference executor and compare with ONNX Runtime",
                        description="Run the bit-exact integer reference on inputs and compare the float "

@@ -12,13 +12,17 @@ from nbq.compile import compile_model
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def readme_project_files() -> list[str]:
-    """Every file named in the README's 'Generated project' table."""
+def readme_project_files(board: str | None = None) -> list[str]:
+    """Every file named in the README's 'Generated project' table (for `board`: without the rows
+    marked "(<other board> only)")."""
     section = README.read_text().split("### Generated project", 1)[1].split("\n## ", 1)[0]
     names = []
     for row in section.splitlines():
         if row.startswith("| `"):
-            names += re.findall(r"`([^`]+)`", row.split("|")[1])
+            cell = row.split("|")[1]
+            only = re.search(r"\((\w+) only\)", cell)
+            if board is None or only is None or only.group(1).lower() == board:
+                names += re.findall(r"`([^`]+)`", cell)
     return names
 
 
@@ -33,8 +37,10 @@ def test_project_has_every_readme_file_and_is_deterministic(board, tmp_path, sav
     compile_model(model, load_board(board), tmp_path / "b")
     tree_a, tree_b = _tree(tmp_path / "a"), _tree(tmp_path / "b")
     assert tree_a == tree_b  # byte-identical
-    listed = readme_project_files()
-    assert len(listed) >= 12
+    listed = readme_project_files(board)
+    assert len(listed) >= 14
+    other = set(readme_project_files()) - set(listed)  # the other board's files must not appear
+    assert other and not other & set(tree_a), other & set(tree_a)
     for name in listed:
         if name.endswith("/*.h"):
             assert any(f.startswith(name[:-3]) and f.endswith(".h") for f in tree_a), name

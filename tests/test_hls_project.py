@@ -41,6 +41,10 @@ def test_file_list(board, tmp_path):
         "firmware/weights/conv0.h", "firmware/weights/thr1.h", "firmware/weights/conv3.h",
         "firmware/weights/dense6.h", "tb/nbq_top_tb.cpp", "tb_data/inputs.dat", "tb_data/golden.dat",
     } | {f"firmware/nbq/{h}" for h in LIBRARY}  # fmt: skip
+    if board == "u280":  # board-flow files (tests/test_flow_project.py checks their contents)
+        expected |= {"connectivity.cfg", "host/host.cpp", "host/nbq_host.h", "tb_data/inputs.bin", "tb_data/golden.bin"}
+    else:
+        expected |= {"vivado/block_design.tcl", "driver/nbq_driver.py"}
     assert files == sorted(Path(f) for f in expected)
     on_disk = sorted(p.relative_to(tmp_path / "prj") for p in (tmp_path / "prj").rglob("*") if p.is_file())
     assert on_disk == files

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from nbq import ir
+from nbq.backends.hls.bindata import batch_bytes
 from nbq.backends.hls.cxx import ap_type
+from nbq.backends.hls.flow import Names, bus_format, flow_context, flow_files, manifest_entries
 from nbq.backends.hls.layers import LayerContext, process_code
-from nbq.backends.hls.layout import stream_layouts
+from nbq.backends.hls.layout import stream_layouts, to_stream
 from nbq.backends.hls.streams import wire
 from nbq.backends.hls.testbench import dat_text, golden_pair
 from nbq.backends.names import c_identifier, comment_text
@@ -27,10 +29,6 @@ MANIFEST = "nbq_project.json"
 MANIFEST_VERSION = 1
 MAX_REPORTED = 20
 _GENERATED = re.compile(r"(t|s|cfg|w|b|th|up)_")  # prefixes of generated identifiers
-PACKING = (
-    "Board wrappers carry one value per bus word, in the low bits, sign-extended when the type is "
-    "signed; AXI-Stream sets TLAST on the last value of each image."
-)
 
 
 def write_hls_project(
@@ -59,8 +57,8 @@ def project_files(
     golden_inputs: np.ndarray | None,
     golden_outputs: dict[str, np.ndarray] | None,
     top_name: str = "nbq_top",
-) -> dict[str, str]:
-    """Every file of the project, relative path -> text (nothing touches the disk)."""
+) -> dict[str, str | bytes]:
+    """Every file of the project, relative path -> text (binary batch files: bytes; nothing touches the disk)."""
     if c_identifier(top_name) != top_name or _GENERATED.match(top_name):
         raise NbqError(
             f"top name '{top_name}' must be a C identifier (letters, digits, single underscores)"
@@ -81,6 +79,8 @@ def project_files(
     inputs, outputs = golden_pair(graph, golden_inputs, golden_outputs)
     n_images = int(inputs.shape[0])
     wrapper = f"{top_name}_axis" if board.flow == "vivado" else f"{top_name}_krnl"
+    names = Names(top_name, wrapper)
+    bus = bus_format(board, word_bits, x.size, y.size)
     common = {
         "top": top_name,
         "wrapper": wrapper,
@@ -95,16 +95,16 @@ def project_files(
         "export_what": "Vivado IP (ip_catalog)" if board.flow == "vivado" else "Vitis kernel (.xo)",
         "in_size": x.size,
         "out_size": y.size,
-        "in_depth": x.size * n_images,
-        "out_depth": y.size * n_images,
+        "in_depth": bus.in_words * n_images,  # m_axi depths, in bus words (C/RTL co-simulation only)
+        "out_depth": bus.out_words * n_images,
         "input_type": ap_type(x.lo, x.hi),
         "output_type": ap_type(y_stream.lo, y_stream.hi),
         "word_bits": word_bits,
         "tb_images": n_images,
         "max_reported": MAX_REPORTED,
-        "packing": PACKING,
+        **flow_context(board, names, bus),
     }
-    files: dict[str, str] = {}
+    files: dict[str, str | bytes] = {}
     files["firmware/parameters.h"] = render(
         "hls",
         "parameters.h.j2",
@@ -136,6 +136,11 @@ def project_files(
     files[f"tb/{top_name}_tb.cpp"] = render("hls", "tb.cpp.j2", **common)
     files["tb_data/inputs.dat"] = dat_text(inputs, layouts[x_name])
     files["tb_data/golden.dat"] = dat_text(outputs, layouts[y_name])
+    if board.flow == "vitis":  # the XRT host reads binary batches
+        files["tb_data/inputs.bin"] = batch_bytes(to_stream(inputs, layouts[x_name]))
+        files["tb_data/golden.bin"] = batch_bytes(to_stream(outputs, layouts[y_name]))
+    signed = (bits_for_range(x.lo, x.hi)[1], bits_for_range(y_stream.lo, y_stream.hi)[1])
+    files.update(flow_files(board, names, common, signed))
     files["run_hls.tcl"] = render("hls", "run_hls.tcl.j2", **common)
     files["hls_config.cfg"] = render("hls", "hls_config.cfg.j2", **common)
     files["Makefile"] = render("hls", "Makefile.j2", **common)
@@ -161,11 +166,12 @@ def project_files(
         "input": _io_entry(x, layouts[x_name]),
         "output": _io_entry(y, layouts[y_name]),
         "layers": layer_infos,
-        "stream_order": "channels-last (H, W, C), one value per transfer",
-        "packing": PACKING,
+        "stream_order": "channels-last (H, W, C with C fastest)",
+        "packing": common["packing"],
         "word_bits": word_bits,
         "tb_images": n_images,
         "csim": {"sources": [f"firmware/{top_name}.cpp", f"tb/{top_name}_tb.cpp"], "include": "firmware"},
+        **manifest_entries(board, names, bus),
     }
     manifest["files"] = sorted([*files, MANIFEST])
     files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
@@ -218,7 +224,7 @@ def _check_target(out_dir: Path) -> None:
         )
 
 
-def _write_atomically(out_dir: Path, files: dict[str, str]) -> None:
+def _write_atomically(out_dir: Path, files: dict[str, str | bytes]) -> None:
     """Write into a hidden sibling, then swap it in, so a failure never leaves a half project."""
     parent = out_dir.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +237,7 @@ def _write_atomically(out_dir: Path, files: dict[str, str]) -> None:
         for rel, text in files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(text.encode("utf-8"))
+            path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
         moved = False
         if out_dir.exists():
             os.replace(out_dir, old)

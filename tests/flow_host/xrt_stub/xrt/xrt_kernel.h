@@ -1,0 +1,2 @@
+// Test stub, see xrt_stub.h.
+#include "xrt_stub.h"
