@@ -22,7 +22,7 @@ $(VENV)/.stamp-demo: pyproject.toml Makefile | $(PY)
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml Makefile $(VENV)/.stamp-demo
-	$(PY) -m pip install -q -e ".[demo,train,dev]"
+	$(PY) -m pip install -q -e ".[demo,train,sim,dev]"
 	touch $@
 
 venv: $(VENV)/.stamp-test
