@@ -14,6 +14,7 @@ _EXPORTS = {
     "ActQuant": "layers", "GlobalAvgPool": "layers", "QBatchNorm": "layers", "QConv2d": "layers",
     "QLinear": "layers", "SignAct": "layers", "WeightSpec": "layers",
     "ComplexConv2d": "complex", "LearnedImag": "complex",
+    "make_memory_efficient": "edge",
     "BUILDERS": "models", "QuantConfig": "models", "build_model": "models",
     "AlphaSchedule": "quant", "quantize_po2": "quant", "reconstructed_weight": "quant", "set_alpha": "quant",
     "TrainResult": "trainer", "accuracy": "trainer", "seed_everything": "trainer", "train": "trainer",

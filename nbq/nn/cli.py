@@ -8,9 +8,9 @@ from pathlib import Path
 
 from nbq.errors import NbqError
 
-BINARY_BY_DEFAULT = ("cnv", "bcnn")
+BINARY_BY_DEFAULT = ("cnv", "bcnn", "binarynet")
 # the builders in nbq.nn.models.BUILDERS, listed here so building the parser does not import torch
-MODEL_NAMES = ("digits_cnn", "mlp", "paper_cifar", "cnv", "bcnn", "resnet18")
+MODEL_NAMES = ("digits_cnn", "mlp", "paper_cifar", "cnv", "bcnn", "resnet18", "binarynet")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +37,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exported weights: DequantizeLinear(int8) (default) or float initializers")
     parser.add_argument("--complex-form", default="four_convs", choices=("four_convs", "block"),
                         help="bcnn export: four real convolutions, or one block conv [[A,-B],[B,A]]")
+    parser.add_argument("--memory-efficient", action="store_true",
+                        help="binary networks: train keeping only 1-bit packed activations, l1 batch norm, "
+                             "binary weight gradients, float16 weights/gradients (Wang et al.)")
+    parser.add_argument("--po2-grad", action="store_true",
+                        help="memory-efficient training with power-of-two gradients (sign + exponent in [-8, 7]; "
+                             "implies --memory-efficient)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("-o", "--output", default="model.onnx", help="ONNX file to write (+ .json summary)")
 
@@ -54,7 +60,11 @@ def run_train(ns: argparse.Namespace) -> int:
     from nbq.nn.models import QuantConfig, build_model
     from nbq.nn.trainer import train
 
-    kind = ns.weights if ns.weights != "auto" else ("binary" if ns.model in BINARY_BY_DEFAULT else "po2")
+    efficient = ns.memory_efficient or ns.po2_grad
+    binary_default = ns.model in BINARY_BY_DEFAULT or efficient
+    kind = ns.weights if ns.weights != "auto" else ("binary" if binary_default else "po2")
+    if efficient and kind != "binary":
+        raise NbqError("--memory-efficient trains binary networks only (--weights binary)")
     data = load_dataset(ns.dataset, ns.data_dir)
     if kind == "po2":
         if not 1 <= ns.weight_bits <= 8:
@@ -69,15 +79,24 @@ def run_train(ns: argparse.Namespace) -> int:
     options = {"imag": ns.imag} if ns.model == "bcnn" else {}
     model = build_model(ns.model, cfg, data.shape, data.num_classes, ns.width, seed=ns.seed, **options)
     result = train(model, data, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size, seed=ns.seed,
-                   progress=not ns.no_progress, checkpoint_dir=ns.checkpoint_dir, threads=ns.threads)
+                   progress=not ns.no_progress, checkpoint_dir=ns.checkpoint_dir, threads=ns.threads,
+                   memory_efficient=efficient, po2_grad=ns.po2_grad)
     out = export(model, torch.from_numpy(data.x_test[:1]), ns.output, ns.complex_form, ns.weight_format)
     summary = {
         "model": ns.model, "dataset": ns.dataset, "weights": kind, "config": cfg.describe(),
         "width": ns.width, "epochs": ns.epochs, "seed": ns.seed, "split": data.description,
+        "training": _training_mode(ns),
         "test_accuracy": round(result.test_accuracy, 2), "train_accuracy": round(result.train_accuracy, 2),
         "train_seconds": round(result.seconds, 1), "onnx": str(out),
     }
     Path(out).with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"{ns.model} ({kind}) on {ns.dataset}: test accuracy {result.test_accuracy:.2f}% "
+    mode = "" if not efficient else ", " + _training_mode(ns)
+    print(f"{ns.model} ({kind}{mode}) on {ns.dataset}: test accuracy {result.test_accuracy:.2f}% "
           f"in {result.seconds:.1f}s -> {out}")
     return 0
+
+
+def _training_mode(ns: argparse.Namespace) -> str:
+    if ns.po2_grad:
+        return "memory-efficient, po2 gradients"
+    return "memory-efficient" if ns.memory_efficient else "standard"

@@ -119,6 +119,28 @@ class QLinear(_QuantWeightMixin, nn.Linear):
         return F.linear(x, w, self._bias(w, self.training))
 
 
+@torch.no_grad()
+def exact_affine(a: torch.Tensor, b: torch.Tensor, in_step: float | None, source: tuple[nn.Module, float] | None,
+                 sign_output: bool, exact_bits: int = 21) -> tuple[torch.Tensor, torch.Tensor]:
+    """Put a per-channel affine y = a·x + b (float64) on the exact grid of :class:`QBatchNorm` (float32 out).
+
+    ``source`` is (layer feeding the normalization, max |input integer|); without it, or
+    without ``in_step``, (a, b) are returned as plain float32.
+    """
+    if in_step is None or source is None:
+        return a.float(), b.float()
+    layer, in_max = source
+    bound = layer.acc_bound(in_max).double().clamp_min(1.0)  # in units of in_step
+    m = (exact_bits - torch.ceil(torch.log2(bound + 1))).clamp(2, 16)
+    ulp = torch.pow(2.0, torch.floor(torch.log2(a.abs().clamp_min(1e-30))) - m + 1)
+    # a huge offset (a channel that barely depends on its input) must stay exact too
+    ulp = torch.maximum(ulp, torch.pow(2.0, torch.ceil(torch.log2(b.abs().clamp_min(1e-30) / (in_step * 2.0**22)))))
+    a_s = torch.round(a / ulp) * ulp
+    grid = ulp * in_step
+    b_s = (torch.floor(b / grid) + 0.5) * grid if sign_output else torch.round(b / grid) * grid
+    return a_s.float(), b_s.float()
+
+
 class QBatchNorm(nn.BatchNorm2d):
     """BatchNorm whose evaluation form is exact in float32 and foldable into thresholds.
 
@@ -156,19 +178,7 @@ class QBatchNorm(nn.BatchNorm2d):
         """(a, b) float32 per channel: the exact affine of the evaluation form."""
         a = self.weight.double() / torch.sqrt(self.running_var.double() + self.eps)
         b = self.bias.double() - self.running_mean.double() * a
-        if self.in_step is None or self._source is None:
-            return a.float(), b.float()
-        layer, in_max = self._source
-        bound = layer.acc_bound(in_max).double().clamp_min(1.0)  # in units of in_step
-        m = (self.EXACT_BITS - torch.ceil(torch.log2(bound + 1))).clamp(2, 16)
-        ulp = torch.pow(2.0, torch.floor(torch.log2(a.abs().clamp_min(1e-30))) - m + 1)
-        # a huge offset (a channel that barely depends on its input) must stay exact too
-        ulp = torch.maximum(ulp, torch.pow(2.0, torch.ceil(torch.log2(b.abs().clamp_min(1e-30)
-                                                                     / (self.in_step * 2.0**22)))))
-        a_s = torch.round(a / ulp) * ulp
-        grid = ulp * self.in_step
-        b_s = (torch.floor(b / grid) + 0.5) * grid if self.sign_output else torch.round(b / grid) * grid
-        return a_s.float(), b_s.float()
+        return exact_affine(a, b, self.in_step, self._source, self.sign_output, self.EXACT_BITS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training or self.in_step is None:

@@ -202,6 +202,23 @@ def cnv(cfg: QuantConfig, in_shape=(3, 32, 32), classes: int = 10, width: float 
     return s.build("cnv", in_shape)
 
 
+def binarynet(cfg: QuantConfig, in_shape=(3, 32, 32), classes: int = 10, width: float = 1.0) -> NbqModel:
+    """BinaryNet-like (Courbariaux et al., CIFAR-10): 2×conv128, pool, 2×conv256, pool, 2×conv512, pool,
+    2×fc1024, fc-classes; padded 3×3 convolutions.
+
+    Pooling follows the sign activation (conv → BN → sign → pool), the order nbq compiles
+    (max of ±1 values), where BinaryNet pools before its BatchNorm.  Small inputs (8×8 digits)
+    stop pooling at 2×2: a max of ±1 values over the last 2×2 map is +1 almost everywhere.
+    """
+    s = Stack(cfg, in_shape)
+    for base in (128, 256, 512):
+        s.conv(_ch(base, width)).conv(_ch(base, width))
+        if min(s.shape[1:]) > 2:
+            s.pool()
+    s.dense(_ch(1024, width)).dense(_ch(1024, width)).classifier(classes)
+    return s.build("binarynet", in_shape)
+
+
 class BasicBlock(nn.Module):
     """ResNet basic block in a compilable form: both branches end in a signed quantizer, then Add → ReLU.
 
@@ -271,6 +288,7 @@ BUILDERS = {
     "cnv": cnv,
     "bcnn": _bcnn,
     "resnet18": resnet18,
+    "binarynet": binarynet,
 }
 
 

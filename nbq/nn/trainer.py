@@ -64,8 +64,16 @@ def train(
     checkpoint_dir: str | Path | None = None,
     threads: int | None = 1,
     shift: int = 0,
+    memory_efficient: bool = False,
+    po2_grad: bool = False,
 ) -> TrainResult:
     """Train in place with Adam and a cosine learning rate; returns evaluation-form accuracies.
+
+    ``memory_efficient=True`` (binary networks) first converts the model in place with
+    :func:`nbq.nn.edge.make_memory_efficient` (packed 1-bit saved activations, ℓ1 batch
+    norm, binary weight gradients, float16 weights and gradients; ``po2_grad`` makes the
+    gradients power-of-two) and trains it with :class:`nbq.nn.edge.EdgeAdam`.  A model that
+    is already converted trains that way too.
 
     α for power-of-two layers decays from ``alpha_start`` geometrically and is
     exactly 0 for the last 15% of steps, so the trained model is its deployed
@@ -82,12 +90,13 @@ def train(
     steps_per_epoch = max(1, -(-len(x) // batch_size))
     total = epochs * steps_per_epoch
     schedule = AlphaSchedule(total, start=alpha_start)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if memory_efficient or po2_grad:
+        from nbq.nn.edge import GradFormat, make_memory_efficient
+
+        make_memory_efficient(model, GradFormat(po2=po2_grad))
+    opt = make_optimizer(model, lr, weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total, 1))
     clipped = [m for m in model.modules() if hasattr(m, "clip_latent")]
-    # binary classifiers output integer sums of ±1 products (up to ±fan-in): the loss sees them
-    # divided by a fixed temperature; argmax, the deployed output and the export are unchanged
-    logit_scale = float(getattr(model, "logit_scale", 1.0))
     history: list[dict] = []
     bar = _progress(progress)
     task = bar.add_task("train", total=total, info="") if bar else None
@@ -104,7 +113,7 @@ def train(
                 set_alpha(model, schedule(step))
                 idx = perm[i : i + batch_size]
                 xb = random_shift(x[idx], shift, gen) if shift else x[idx]
-                loss = F.cross_entropy(model(xb) * logit_scale, y[idx])
+                loss = training_loss(model, xb, y[idx])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -127,6 +136,24 @@ def train(
     seconds = time.perf_counter() - t0
     return TrainResult(accuracy(model, data.x_test, data.y_test), accuracy(model, data.x_train, data.y_train),
                        epochs, seconds, history)
+
+
+def training_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the model's logits times ``model.logit_scale``.
+
+    Binary classifiers output integer sums of ±1 products (up to ±fan-in): the loss sees them
+    divided by a fixed temperature; argmax, the deployed output and the export are unchanged.
+    """
+    return F.cross_entropy(model(x) * float(getattr(model, "logit_scale", 1.0)), y)
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adam, or EdgeAdam (float16 state, packed binary gradients) for a memory-efficient model."""
+    if getattr(model, "memory_efficient", False):
+        from nbq.nn.edge import EdgeAdam
+
+        return EdgeAdam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
