@@ -1,1 +1,0 @@
-"""Helpers for the RTL engine tests: many parameterizations of a module in one Verilator build."""
