@@ -84,7 +84,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
                 console.log(msg)
 
         result = compile_model(args.model, board, args.output, test_inputs=test_inputs, csim=args.csim,
-                               progress=step)
+                               progress=step, engine=args.engine, rtl=args.rtl, cosim=args.cosim)
     elapsed = time.perf_counter() - start
     if not args.quiet:
         console.print(_layer_table(result.graph, f"{Path(args.model).name} → {board.name}"))
@@ -99,9 +99,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
         f"({g.weight_bits / 8 / 1024:,.1f} KiB "
         f"packed), {len(result.files)} files in {args.output} for {board.name} ({board.part}) in {elapsed:.2f} s"
     )
+    status = EXIT_OK
     if result.csim is not None:
-        return _report_csim(console, result.csim)
-    return EXIT_OK
+        status = max(status, _report_csim(console, result.csim))
+    if result.cosim is not None:
+        status = max(status, _report_cosim(console, result.cosim))
+    return status
 
 
 def _report_csim(console, res) -> int:
@@ -115,6 +118,23 @@ def _report_csim(console, res) -> int:
     for line in res.first_mismatches[:20]:
         console.print(f"  {line}")
     return EXIT_FAIL
+
+
+def _report_cosim(console, res) -> int:
+    color = "green" if res.passed else "red"
+    console.print(f"[{color}]RTL co-simulation: {res.summary()}[/{color}]")
+    for line in getattr(res, "first_mismatches", [])[:20]:
+        console.print(f"  {line}")
+    return EXIT_OK if res.passed else EXIT_FAIL
+
+
+def cmd_cosim(args: argparse.Namespace) -> int:
+    from nbq.sim.cosim import run_cosim
+
+    out = Path(args.project)
+    if not (out / "rtl").is_dir():
+        raise NbqError(f"{out}: no RTL in this project; run `nbq compile ... --rtl` first")
+    return _report_cosim(_console(), run_cosim(out, waves=args.waves))
 
 
 def cmd_csim(args: argparse.Namespace) -> int:
@@ -191,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board", default="zcu102", help="board name (see `nbq boards`) or a board YAML file [zcu102]")
     p.add_argument("-o", "--output", required=True, help="output folder for the project")
     p.add_argument("--csim", action="store_true", help="also build and run the C-simulation (g++)")
+    p.add_argument("--rtl", action="store_true", help="also write the streaming RTL network into OUT/rtl")
+    p.add_argument("--cosim", action="store_true", help="also co-simulate the RTL (implies --rtl; needs the sim extra)")
+    p.add_argument("--engine", choices=("svpe", "vpe"), default="svpe",
+                   help="power-of-two layers on shift-add SVPE arrays (no DSP) or on the 16-bit multiplier VPE "
+                        "baseline; binary layers always use XNOR-popcount [svpe]")
     p.add_argument("--test-input", metavar="X.npy",
                    help="float images (N, ...) for the testbench golden vectors [random + adversarial]")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final summary line")
@@ -200,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Build the project's testbench with g++ and check it bit-exactly.")
     p.add_argument("project", help="folder written by `nbq compile`")
     p.set_defaults(func=cmd_csim)
+
+    p = sub.add_parser("cosim", help="co-simulate a project's RTL cycle by cycle (cocotb + Verilator)",
+                       description="Stream the golden vectors through the generated RTL network and report "
+                       "pass/fail, cycles per image, frames/s at the board clock and PE utilisation.")
+    p.add_argument("project", help="folder written by `nbq compile --rtl`")
+    p.add_argument("--waves", action="store_true", help="also dump waveforms (FST)")
+    p.set_defaults(func=cmd_cosim)
 
     p = sub.add_parser("build", help="run a project's Vitis/Vivado/XRT step (make TARGET), checking tools first",
                        description="Run one Makefile target of a generated project: csim, csynth, cosim and, "

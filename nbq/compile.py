@@ -31,6 +31,7 @@ class CompileResult:
     golden_inputs: np.ndarray
     golden_outputs: dict[str, np.ndarray]
     csim: object | None = None  # nbq.sim.csim.CsimResult
+    cosim: object | None = None  # nbq.sim.cosim.CosimResult
 
 
 def compile_model(
@@ -40,11 +41,16 @@ def compile_model(
     test_inputs: np.ndarray | None = None,
     csim: bool = False,
     progress: Progress | None = None,
+    rtl: bool = False,
+    cosim: bool = False,
+    engine: str = "svpe",
 ) -> CompileResult:
     """Compile an ONNX model into a Vitis HLS project for `board`.
 
     test_inputs: float images (N, ...) for the testbench's golden vectors;
     default: random and adversarial integer inputs.
+    rtl: also write the streaming SystemVerilog network into out_dir/rtl (cosim implies it).
+    engine: "svpe" (shift-add, no DSP) or "vpe" (16-bit multipliers) for power-of-two layers.
     """
     step = progress or (lambda _msg: None)
     step("importing ONNX")
@@ -60,13 +66,23 @@ def compile_model(
     step("writing the HLS project")
     from nbq.backends.hls import write_hls_project  # after the import so model errors come first
 
-    files = write_hls_project(graph, board, Path(out_dir), x_int, golden)
+    files = write_hls_project(graph, board, Path(out_dir), x_int, golden, engine=engine)
     result = CompileResult(graph, Path(out_dir), files, x_int, golden)
+    if rtl or cosim:
+        from nbq.backends.rtl import write_rtl_project  # after the HLS writer, which swaps out_dir whole
+
+        step("writing the RTL network")
+        result.files = sorted(result.files + write_rtl_project(graph, board, Path(out_dir), x_int, golden))
     if csim:
         from nbq.sim.csim import run_csim
 
         step("C-simulating (g++)")
         result.csim = run_csim(Path(out_dir))
+    if cosim:
+        from nbq.sim.cosim import run_cosim
+
+        step("co-simulating the RTL (cocotb + Verilator)")
+        result.cosim = run_cosim(Path(out_dir))
     return result
 
 

@@ -125,3 +125,81 @@ def resnet18_po2(n_bits: int = 3, width: int = 64, input_hw: int = 224, classes:
     x = b.node("Gemm", [x, b.const(b.po2_weights((classes, channels), n_bits), "fc"),
                         b.const(b.rng.normal(0, 1, classes).astype(np.float32), "fcb")], transB=1)
     return build(b, (1, 3, input_hw, input_hw), x, "resnet18_po2")
+
+
+def _channels(c: int, width: float) -> int:
+    return max(1, int(round(c * width)))
+
+
+def paper_cifar_po2(width: float = 0.125, n_bits: int = 3, act_bits: int = 4, input_hw: int = 32,
+                    classes: int = 10, seed: int = 0) -> onnx.ModelProto:
+    """The CIFAR-10 network of the n-BQ-NN paper (Table I), channels scaled by `width`.
+
+    3 x (conv3x3-128, BN, ReLU, Q), max pool, 3 x conv3x3-256, max pool, conv3x3-512,
+    conv1x1-1024, conv1x1-10 (with bias), global average pool; n-bit power-of-two weights,
+    act_bits-bit activations, an 8-bit signed input.
+    """
+    b = GraphBuilder(seed)
+    x = b.qdq("input", -7, signed=True, bits=8)
+    c = 3
+
+    def conv(x: str, out_c: int, k: int, act: bool = True) -> str:
+        nonlocal c
+        inputs = [x, b.const(b.po2_weights((out_c, c, k, k), n_bits), "w")]
+        if not act:
+            inputs.append(b.const(b.rng.normal(0, 1, out_c).astype(np.float32), "bias"))
+        y = b.node("Conv", inputs, kernel_shape=[k, k], pads=[k // 2] * 4)
+        c = out_c
+        return b.activation(y, out_c, -2, act_bits, False) if act else y
+
+    for base in (128, 256):
+        for _ in range(3):
+            x = conv(x, _channels(base, width), 3)
+        x = b.node("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = conv(x, _channels(512, width), 3)
+    x = conv(x, _channels(1024, width), 1)
+    x = conv(x, classes, 1, act=False)
+    x = b.node("Flatten", [b.node("GlobalAveragePool", [x])], axis=1)
+    return build(b, (1, 3, input_hw, input_hw), x, "paper_cifar_po2")
+
+
+def bcnn_nin(width: float = 0.125, input_hw: int = 32, classes: int = 10, seed: int = 0) -> onnx.ModelProto:
+    """A complex NIN-like binary network (BCNN), with block-form complex convolutions.
+
+    Complex feature maps travel as 2C real channels (real parts first).  The first layer
+    takes the real image (imaginary part zero): weights [[A], [B]].  The others are complex
+    convolutions written as one real Conv with weights [[A, -B], [B, A]] (A, B = +-1), as
+    nbq.nn exports them with complex_form="block".  Every conv is followed by BatchNorm and
+    Sign.  Blocks (complex channels, scaled by `width`): 5x5-96, 1x1-80, 1x1-48, max pool;
+    5x5-96, 1x1-96, 1x1-96, max pool; 3x3-96, 1x1-96; global average pool; binary fc + bias.
+    """
+    b = GraphBuilder(seed)
+    x = b.qdq("input", -7, signed=True, bits=8)
+    i = None  # complex channels of x (None: the real image)
+
+    def pm1(shape: tuple[int, ...]) -> np.ndarray:
+        return b.rng.choice(np.array([-1.0, 1.0]), size=shape)
+
+    def cconv(x: str, o: int, k: int) -> str:
+        nonlocal i
+        if i is None:
+            w = np.concatenate([pm1((o, 3, k, k)), pm1((o, 3, k, k))])
+        else:
+            a, bb = pm1((o, i, k, k)), pm1((o, i, k, k))
+            w = np.concatenate([np.concatenate([a, -bb], 1), np.concatenate([bb, a], 1)])
+        w = (w * 2.0 ** int(b.rng.integers(-3, 1))).astype(np.float32)
+        y = b.node("Conv", [x, b.const(w, "w")], kernel_shape=[k, k], pads=[k // 2] * 4)
+        i = o
+        return b.activation(y, 2 * o, 0, 1, True)
+
+    blocks = [((5, 96), (1, 80), (1, 48)), ((5, 96), (1, 96), (1, 96)), ((3, 96), (1, 96))]
+    for bi, block in enumerate(blocks):
+        for k, ch in block:
+            x = cconv(x, _channels(ch, width), k)
+        if bi < 2:
+            x = b.node("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = b.node("Flatten", [b.node("GlobalAveragePool", [x])], axis=1)
+    fc = (pm1((classes, 2 * i)) * 0.125).astype(np.float32)
+    x = b.node("Gemm", [x, b.const(fc, "fc"), b.const(b.rng.normal(0, 1, classes).astype(np.float32), "fcb")],
+               transB=1)
+    return build(b, (1, 3, input_hw, input_hw), x, "bcnn_nin")

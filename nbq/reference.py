@@ -126,6 +126,8 @@ def _threshold(layer: ir.Threshold, graph: ir.Graph, x: np.ndarray) -> np.ndarra
     ascending; rows are then laid end to end with a per-channel offset.
     """
     c, levels = layer.thresholds.shape
+    if levels == 0 or x.size == 0:  # a constant output (one level) or an empty batch
+        return np.full(x.shape, layer.out_lo, dtype=np.int64)
     sign = layer.direction.astype(np.int64)
     xs = np.moveaxis(x, 1, -1) * sign  # (..., C)
     ts = np.sort(layer.thresholds * sign[:, None], axis=1)

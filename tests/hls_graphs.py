@@ -61,6 +61,23 @@ class GraphMaker:
             ir.Conv(f"conv{len(self.layers)}", [src], out, wts, bias, strides, tuple(pads), dils, groups)
         )
 
+    def complex_conv(self, o, k=3, stride=1, pads=(0, 0, 0, 0), dil=1, src=None, bias=True):
+        """Binary complex conv in block form [[A, -B], [B, A]]: 2*o real outputs from 2*i real inputs."""
+        src = src or self.cur
+        c, h, w = self.shape(src)
+        kh, kw = (k, k) if isinstance(k, int) else k
+        strides = (stride, stride) if isinstance(stride, int) else stride
+        dils = (dil, dil) if isinstance(dil, int) else dil
+        i = c // 2
+        a, b = (self.rng.choice(np.array([-1, 1]), size=(o, i, kh, kw)) for _ in range(2))
+        ints = np.concatenate([np.concatenate([a, -b], 1), np.concatenate([b, a], 1)]).astype(np.int64)
+        wts = ir.Weights("po2", 1, (ints > 0).astype(np.uint8), ints, 0)
+        b_vals = self.rng.integers(-9, 10, size=2 * o) if bias else np.zeros(2 * o)
+        oh, ow = ir.conv_output_hw((h, w), (kh, kw), strides, tuple(pads), dils)
+        out = self._out("Conv", (2 * o, oh, ow))
+        return self._add_layer(ir.Conv(f"cconv{len(self.layers)}", [src], out, wts, b_vals.astype(np.int64), strides,
+                                       tuple(pads), dils, 1))  # fmt: skip
+
     def dense(self, n_out, kind="po2", bits=3, src=None):
         src = src or self.cur
         n_in = int(np.prod(self.shape(src)))
@@ -88,7 +105,8 @@ class GraphMaker:
     def maxpool(self, k=2, stride=2, pads=(0, 0, 0, 0), src=None):
         src = src or self.cur
         c, h, w = self.shape(src)
-        kk, ss = (k, k), (stride, stride)
+        kk = (k, k) if isinstance(k, int) else tuple(k)
+        ss = (stride, stride) if isinstance(stride, int) else tuple(stride)
         oh, ow = ir.conv_output_hw((h, w), kk, ss, tuple(pads))
         out = self._out("MaxPool", (c, oh, ow))
         return self._add_layer(ir.MaxPool(f"maxpool{len(self.layers)}", [src], out, kk, ss, tuple(pads)))
@@ -101,6 +119,21 @@ class GraphMaker:
         oh, ow = ir.conv_output_hw((h, w), kk, ss, (0, 0, 0, 0))
         out = self._out("AveragePool", (c, oh, ow))
         return self._add_layer(ir.SumPool(f"sumpool{len(self.layers)}", [src], out, kk, ss))
+
+    def identity(self, src=None):
+        """A 1x1 conv with identity weights and no bias: the same values, written PE-wide once folded."""
+        src = src or self.cur
+        shape = self.shape(src)
+        c = shape[0]
+        ints = np.eye(c, dtype=np.int64)
+        if len(shape) == 1:
+            wts = ir.Weights("po2", 2, ints.astype(np.uint8), ints, 0)  # code 1 = +2^0
+            out = self._out("Gemm", shape)
+            return self._add_layer(ir.Dense(f"ident{len(self.layers)}", [src], out, wts, np.zeros(c, dtype=np.int64)))
+        ints = ints.reshape(c, c, 1, 1)
+        wts = ir.Weights("po2", 2, ints.astype(np.uint8), ints, 0)
+        out = self._out("Conv", shape)
+        return self._add_layer(ir.Conv(f"ident{len(self.layers)}", [src], out, wts, np.zeros(c, dtype=np.int64)))
 
     def flatten(self, src=None):
         src = src or self.cur
@@ -218,6 +251,21 @@ def random_graph(seed: int):
     m.flatten()
     m.dense(int(rng.integers(2, 8)), bits=n)
     return m.graph()
+
+
+def set_folding(graph: ir.Graph, layer_name: str, pe: int, simd: int, complex_: bool | None = None) -> ir.Graph:
+    """Override the folding pass's choice for one layer (tests pick random legal foldings)."""
+    for layer in graph.layers:
+        if layer.name == layer_name:
+            old = layer.folding or {}
+            layer.folding = {**old, "pe": pe, "simd": simd, "complex": old.get("complex", False) if complex_ is None
+                             else complex_}  # fmt: skip
+            return graph
+    raise KeyError(layer_name)
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def with_ranges(graph: ir.Graph) -> ir.Graph:

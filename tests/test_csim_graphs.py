@@ -77,7 +77,7 @@ def test_accumulator_extremes(tmp_path):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_random_graph_is_bit_exact(seed, tmp_path):
-    res = write_and_csim(random_graph(seed), ("zcu102", "u280")[seed % 2], tmp_path / "prj", n_random=4)
+    res = write_and_csim(random_graph(seed), ("zcu102", "u280")[seed % 2], tmp_path / "prj", n_random=4, strict=True)
     assert_passed(res)
 
 

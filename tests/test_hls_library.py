@@ -1,4 +1,5 @@
-"""The hand-written C++ layer library against nbq.formats: every weight code, packing, extremes."""
+"""The hand-written C++ engine library against nbq.formats: every weight code of the SVPE and VPE
+products, the XNOR dot product, packing, extremes."""
 
 from __future__ import annotations
 
@@ -31,9 +32,24 @@ void products(const char* kind, int n) {
     const long long xs[] = {XS};
     for (int code = 0; code < (1 << n); code++)
         for (long long x : xs) {
-            wide_t acc = 5;  // a non-zero start: mac must add, not assign
-            F::mac(acc, ap_uint<F::BITS>(code), ap_int<9>(x));
-            std::printf("%s %d %d %lld %s\n", kind, n, code, x, acc.to_string(10).c_str());
+            const wide_t p = F::template term<wide_t>(ap_uint<F::CODE_BITS>(code), ap_int<9>(x));
+            std::printf("%s %d %d %lld %s\n", kind, n, code, x, p.to_string(10).c_str());
+        }
+}
+
+// All 3^4 inputs in {-1, 0, 1} against all 2^4 weight bit patterns, masked and plain.
+void xnor_dots() {
+    for (int w = 0; w < 16; w++)
+        for (int k = 0; k < 81; k++) {
+            ap_uint<1> bits[4];
+            nbq::vec<ap_int<2>, 4> x;
+            for (int s = 0, r = k; s < 4; s++, r /= 3) {
+                bits[s] = (w >> s) & 1;
+                x[s] = r % 3 - 1;
+            }
+            const long long m = nbq::xnor<true>::dot<ap_int<8> >(bits, x).to_int64();
+            const long long p = nbq::xnor<false>::dot<ap_int<8> >(bits, x).to_int64();
+            std::printf("xnor %d %d %lld %lld\n", w, k, m, p);
         }
 }
 
@@ -46,6 +62,7 @@ void unpack(const uint64_t* words, int count) {
 int main() {
 PRODUCTS
 PACKS
+    xnor_dots();
     return 0;
 }
 """
@@ -62,8 +79,8 @@ def _codes(bits: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def library_output(tmp_path_factory) -> list[str]:
     tmp = tmp_path_factory.mktemp("hls_library")
-    products = [f'    products<nbq::po2_weights<{n}> >("po2", {n});' for n in PO2_BITS]
-    products += [f'    products<nbq::int_weights<{n}> >("int", {n});' for n in INT_BITS]
+    products = [f'    products<nbq::svpe<{n}> >("po2", {n});' for n in PO2_BITS]
+    products += [f'    products<nbq::vpe<{n}> >("int", {n});' for n in INT_BITS]
     packs = []
     for bits in PACK_BITS:
         words = ", ".join(f"{int(w)}ULL" for w in _words(bits))
@@ -105,7 +122,7 @@ def test_po2_products_are_shifts_of_the_codebook(library_output):
         if not line.startswith("po2 "):
             continue
         _, n, code, x, acc = line.split()
-        assert int(acc) == 5 + _po2_int(int(n), int(code)) * int(x), line
+        assert int(acc) == _po2_int(int(n), int(code)) * int(x), line
         seen += 1
     assert seen == sum(2**n for n in PO2_BITS) * len(XS)
 
@@ -119,7 +136,7 @@ def test_int_products_are_twos_complement(library_output):
         bits = int(n)
         w = int(code) - (1 << bits) if int(code) >> (bits - 1) else int(code)
         assert int(int_weight_codes(np.array([w]), bits)[0]) == int(code)
-        assert int(acc) == 5 + w * int(x), line
+        assert int(acc) == w * int(x), line
         seen += 1
     assert seen == sum(2**n for n in INT_BITS) * len(XS)
 
@@ -132,3 +149,20 @@ def test_unpacking_matches_pack_codes(library_output):
             got.setdefault(int(bits), []).append(int(code))
     for bits in PACK_BITS:
         assert got[bits] == _codes(bits).tolist(), bits
+
+
+def test_xnor_dot_products(library_output):
+    """2 * popcount(XNOR) - K on +-1 inputs; the masked engine is exact on {-1, 0, 1} (0 contributes nothing)."""
+    seen = 0
+    for line in library_output:
+        if not line.startswith("xnor "):
+            continue
+        _, w, k, masked, plain = (int(v) if v.lstrip("-").isdigit() else v for v in line.split())
+        bits = [(w >> s) & 1 for s in range(4)]
+        x = [(k // 3**s) % 3 - 1 for s in range(4)]
+        weights = [1 if b else -1 for b in bits]
+        assert masked == sum(wv * xv for wv, xv in zip(weights, x, strict=True)), line
+        if 0 not in x:
+            assert plain == masked, line
+        seen += 1
+    assert seen == 16 * 81

@@ -22,8 +22,8 @@ from nbq.formats import Po2Codebook, int_weight_values, unpack_codes
 from nbq.golden import default_random_images
 
 LIBRARY = {
-    "add.h", "axis_compat.h", "clamp.h", "clone.h", "common.h", "conv.h", "dense.h", "intw.h", "io.h",
-    "nbq.h", "po2.h", "pool.h", "threshold.h", "weights.h", "window.h",
+    "add.h", "arith.h", "axis_compat.h", "clamp.h", "clone.h", "common.h", "complex.h", "io.h", "mvau.h", "nbq.h",
+    "pool.h", "regroup.h", "svpe.h", "threshold.h", "vec.h", "vpe.h", "weights.h", "window.h", "xnor.h",
 }  # fmt: skip
 
 
@@ -117,37 +117,49 @@ def _array(text: str, name: str) -> list[int]:
     return [int(v.rstrip("UL"), 0) for v in re.findall(r"-?0x[0-9a-f]+ULL|-?\d+(?:LL)?", body)]
 
 
-def _decoded(layer: ir.Conv | ir.Dense, header: str, ident: str) -> np.ndarray:
-    words = np.array(_array(header, f"w_{ident}"), dtype=np.uint64)
-    w = layer.weights
-    codes = unpack_codes(words, w.bits, w.ints.size)
-    if w.kind == "int":
-        return int_weight_values(codes, w.bits)
-    return Po2Codebook(w.bits).int_values(codes)
+def _config(params: str, name: str) -> tuple[dict[str, int], str]:
+    body = re.search(rf"struct {name} {{(.*?)\n}};", params, re.S).group(1)
+    consts = {k: int(v) for k, v in re.findall(r"static const int (\w+) = (-?\d+);", body)}
+    return consts, re.search(r"typedef (.*) engine;", body).group(1)
+
+
+def _decoded(layer: ir.Conv | ir.Dense, files: dict, ident: str) -> np.ndarray:
+    """The weight matrix (rows = outputs, columns in window / stream order) read back from the folds."""
+    words = np.array(_array(files[f"firmware/weights/{ident}.h"], f"w_{ident}"), dtype=np.uint64)
+    cfg, engine = _config(files["firmware/parameters.h"], f"cfg_{ident}")
+    pe, simd, nf, sf, per_fold = (cfg[k] for k in ("PE", "SIMD", "NF", "SF", "WORDS"))
+    kind, bits = re.match(r"nbq::(\w+)<(\w+)>", engine).groups()
+    bits = 1 if kind == "xnor" else int(bits)
+    folds = np.stack([unpack_codes(f, bits, pe * simd) for f in words.reshape(nf * sf, per_fold)])
+    if kind == "svpe":
+        ints = Po2Codebook(bits).int_values(folds)
+    elif kind == "vpe":
+        ints = int_weight_values(folds, bits)
+    else:
+        ints = np.where(folds == 1, 1, -1)
+    return ints.reshape(nf, sf, pe, simd).transpose(0, 2, 1, 3).reshape(nf * pe, sf * simd)
 
 
 def test_weight_headers_decode_to_the_integer_weights(tmp_path):
-    """Packed codes in the headers, read back with nbq.formats, give Weights.ints in loop order."""
+    """Packed codes in the headers, read back with nbq.formats fold by fold, give Weights.ints."""
     for graph in (cnn_mixed(), residual(), mlp_binary()):
         files = project_files(graph, load_board("zcu102"), *golden(graph))
         checked = 0
         for layer in graph.layers:
             if not isinstance(layer, ir.Conv | ir.Dense):
                 continue
-            ident = layer.name
-            header = files[f"firmware/weights/{ident}.h"]
-            got = _decoded(layer, header, ident)
             ints = layer.weights.ints
-            if isinstance(layer, ir.Conv):  # stored (OC, KH, KW, IC/g)
-                want = ints.transpose(0, 2, 3, 1).ravel()
-            else:  # stored (OUT, IN) with IN in stream order: flattened maps travel channels-last
+            got = _decoded(layer, files, layer.name)
+            if isinstance(layer, ir.Conv):  # columns in window order (kh, kw, channel in group)
+                want = ints.transpose(0, 2, 3, 1).reshape(ints.shape[0], -1)
+            else:  # columns in stream order: flattened maps travel channels-last
                 # (in these graphs the last Dense reads the Flatten, in residual through a Threshold)
                 flat = [f for f in graph.layers if isinstance(f, ir.Flatten)]
                 chw = graph.tensors[flat[0].inputs[0]].shape if flat and layer is graph.layers[-1] else None
                 order = stream_order(chw) if chw else np.arange(ints.shape[1])
-                want = ints[:, order].ravel()
+                want = ints[:, order]
             assert got.tolist() == want.tolist(), layer.name
-            assert _array(header, f"b_{ident}") == layer.bias.tolist()
+            assert _array(files[f"firmware/weights/{layer.name}.h"], f"b_{layer.name}") == layer.bias.tolist()
             checked += 1
         assert checked >= 2
 
@@ -258,7 +270,7 @@ def test_stream_names_stay_unique_when_tensor_names_collide():
         layer.inputs = ["input_0" if name == old else name for name in layer.inputs]
         layer.output = "input_0" if layer.output == old else layer.output
     cpp = project_files(g, load_board("zcu102"), *golden(g))["firmware/nbq_top.cpp"]
-    streams = re.findall(r"hls::stream<\w+(?:<\d+>)?> (\w+)\(", cpp)
+    streams = re.findall(r"hls::stream<nbq::vec<\w+, \d+>> (\w+)\(", cpp)
     assert "s_input_0" in streams and len(streams) == len(set(streams)) >= 4
 
 

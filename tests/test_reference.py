@@ -109,3 +109,19 @@ def test_clamp_range_with_bounds_outside_the_input(in_lo, in_hi, lo, hi):
     g = infer_ranges(g)
     out = reference.run_int(g, np.arange(in_lo, in_hi + 1)[:, None])["y"]
     assert (g.tensors["y"].lo, g.tensors["y"].hi) == (out.min(), out.max())
+
+
+def test_threshold_with_no_levels_is_constant_and_empty_batches_work():
+    """One output level (e.g. a quantizer clipped to a single value) folds to zero thresholds."""
+    layer = ir.Threshold(name="t", inputs=["x"], output="y", thresholds=np.zeros((3, 0), np.int64),
+                         direction=np.ones(3, np.int8), out_lo=5, step=1)
+    x = np.arange(-12, 12, dtype=np.int64).reshape(2, 3, 2, 2)
+    y = reference._threshold(layer, None, x)
+    assert y.shape == x.shape and np.all(y == 5)
+    two = ir.Threshold(name="t", inputs=["x"], output="y", thresholds=np.array([[0], [1], [2]], np.int64),
+                       direction=np.array([1, -1, 1], np.int8), out_lo=-1, step=2)
+    assert reference._threshold(two, None, x[:0]).shape == (0, 3, 2, 2)
+    got = reference._threshold(two, None, x)
+    want = np.where(np.array([1, -1, 1])[None, :, None, None] > 0, x >= np.array([0, 1, 2])[None, :, None, None],
+                    x <= np.array([0, 1, 2])[None, :, None, None]) * 2 - 1
+    np.testing.assert_array_equal(got, want)

@@ -1,26 +1,36 @@
-// Residual add: out = (a << SHIFT_A) + (b << SHIFT_B), both inputs in the
-// same stream order.  CFG provides: a_t, b_t, out_t, acc_t, SIZE, SHIFT_A, SHIFT_B.
+// Residual add, W values per cycle: out = (a << SHIFT_A) + (b << SHIFT_B), both
+// inputs in the same stream order and word width (the compiler regroups one
+// of them if their producers' widths differ).  CFG provides: a_t, b_t, out_t,
+// acc_t (the output's proven range; modular, see common.h), W, WORDS,
+// SHIFT_A, SHIFT_B.
 #ifndef NBQ_ADD_H
 #define NBQ_ADD_H
 
 #include "common.h"
+#include "vec.h"
 
 namespace nbq {
 
 template <class CFG>
-void add(hls::stream<typename CFG::a_t>& in_a, hls::stream<typename CFG::b_t>& in_b,
-         hls::stream<typename CFG::out_t>& out) {
+void add(hls::stream<vec<typename CFG::a_t, CFG::W> >& in_a, hls::stream<vec<typename CFG::b_t, CFG::W> >& in_b,
+         hls::stream<vec<typename CFG::out_t, CFG::W> >& out) {
     typedef typename CFG::acc_t acc_t;
-    const int shift_a = CFG::SHIFT_A;
-    const int shift_b = CFG::SHIFT_B;
-    for (int i = 0; i < CFG::SIZE; i++) {
+    for (int i = 0; i < CFG::WORDS; i++) {
 #pragma HLS PIPELINE II = 1
-        acc_t a = acc_t(in_a.read());
-        acc_t b = acc_t(in_b.read());
-        a <<= shift_a;
-        b <<= shift_b;
-        acc_t sum = a + b;
-        out.write(typename CFG::out_t(sum));
+        const vec<typename CFG::a_t, CFG::W> a = in_a.read();
+        const vec<typename CFG::b_t, CFG::W> b = in_b.read();
+        vec<typename CFG::out_t, CFG::W> y;
+        for (int l = 0; l < CFG::W; l++) {
+#pragma HLS UNROLL
+            acc_t sa = acc_t(a[l]);
+            acc_t sb = acc_t(b[l]);
+            sa <<= int(CFG::SHIFT_A);
+            sb <<= int(CFG::SHIFT_B);
+            const acc_t sum = sa + sb;
+#pragma HLS BIND_OP variable = sum op = add impl = fabric
+            y[l] = typename CFG::out_t(sum);
+        }
+        out.write(y);
     }
 }
 

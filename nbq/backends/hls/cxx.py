@@ -16,6 +16,22 @@ def ap_type(lo: int, hi: int) -> str:
     return f"ap_int<{bits}>" if signed else f"ap_uint<{bits}>"
 
 
+def table_type(lo: int, hi: int) -> str:
+    """The narrowest standard integer type holding [lo, hi], for constant tables.
+
+    Tables of ap_int would be initialised by a constructor call per element (a static
+    initialiser g++ needs minutes for at 10^4 entries); plain integer tables are constant data,
+    and the engines convert each entry to its exact ap_int type where they read it.
+    """
+    lo, hi = int(lo), int(hi)
+    for bits in (8, 16, 32, 64):
+        if lo >= 0 and hi < 2**bits:
+            return f"uint{bits}_t"
+        if -(2 ** (bits - 1)) <= lo and hi < 2 ** (bits - 1):
+            return f"int{bits}_t"
+    raise UnsupportedModelError(f"integer range [{lo}, {hi}] does not fit in 64 bits")
+
+
 def int_literal(value: int) -> str:
     """A decimal literal of a 64-bit signed value (g++ picks long long when int is too small)."""
     value = int(value)

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ import numpy as np
 from nbq import ir
 from nbq.backends.hls.bindata import batch_bytes
 from nbq.backends.hls.cxx import ap_type
+from nbq.backends.hls.engines import check_engine_option
 from nbq.backends.hls.flow import Names, bus_format, flow_context, flow_files, manifest_entries
-from nbq.backends.hls.layers import LayerContext, process_code
+from nbq.backends.hls.layers import LayerContext, ProcessCode, process_code
 from nbq.backends.hls.layout import stream_layouts, to_stream
 from nbq.backends.hls.streams import wire
 from nbq.backends.hls.testbench import dat_text, golden_pair
@@ -28,6 +30,12 @@ from nbq.resources import data_dir
 MANIFEST = "nbq_project.json"
 MANIFEST_VERSION = 1
 MAX_REPORTED = 20
+STREAM_WORDS = (
+    "inside the core every stream word carries N values side by side (nbq::vec<T, N>): N consecutive "
+    "channels of one pixel (N divides C), or N consecutive vector elements; a Conv/Dense writes PE-wide words, "
+    "other layers keep their input's width, regroup processes convert where a reader needs another width; "
+    "the core's ports carry one value per transfer"
+)
 _GENERATED = re.compile(r"(t|s|cfg|w|b|th|up)_")  # prefixes of generated identifiers
 
 
@@ -38,17 +46,87 @@ def write_hls_project(
     golden_inputs: np.ndarray | None,
     golden_outputs: dict[str, np.ndarray] | None,
     top_name: str = "nbq_top",
+    engine: str = "svpe",
 ) -> list[Path]:
     """Write a complete Vitis HLS project; return the written files (relative paths, sorted).
 
     Without golden inputs the testbench gets self-checking vectors (random, all-min, all-max,
     alternating) whose outputs come from nbq.reference; without golden outputs they are computed.
+    engine: "svpe" (shift-add) or "vpe" (16-bit multipliers) for power-of-two layers; binary and
+    binary-complex layers always use their XNOR engines (see engines.py).
     """
     out_dir = Path(out_dir)
     _check_target(out_dir)
-    files = project_files(graph, board, golden_inputs, golden_outputs, top_name)
+    files = project_files(graph, board, golden_inputs, golden_outputs, top_name, engine)
     _write_atomically(out_dir, files)
     return sorted(Path(name) for name in files)
+
+
+@dataclass
+class Core:
+    """The DATAFLOW core of one graph: wiring, per-process code and the values its templates use."""
+
+    ctx: LayerContext
+    procs: list[ProcessCode]
+    streams: list[dict]
+    tensor_types: list[dict]
+    input_type: str
+    output_type: str
+
+    @property
+    def configs(self) -> list:
+        return [cfg for p in self.procs for cfg in p.configs]
+
+    @property
+    def weight_headers(self) -> list[str]:
+        return [p.header for p in self.procs if p.header is not None]
+
+    @property
+    def layer_infos(self) -> list[dict]:
+        return [p.info for p in self.procs if p.info is not None]
+
+    def pipeline(self) -> dict:
+        """The streaming pipeline's cycles per image: every process, the slowest sets the rate."""
+        slowest = max(self.procs, key=lambda p: p.cycles)
+        return {"ii_cycles": int(slowest.cycles), "slowest": slowest.comment,
+                "processes": [{"what": p.comment, "cycles": int(p.cycles)} for p in self.procs]}  # fmt: skip
+
+
+def build_core(graph: ir.Graph, engine: str = "svpe") -> Core:
+    check_engine_option(engine)
+    wiring = wire(graph)
+    layouts = stream_layouts(graph, wiring.layers)
+    ctx = LayerContext(graph, wiring, layouts, engine)
+    procs = [process_code(p, ctx) for p in wiring.processes]
+    streams = [*wiring.streams, *(s for p in procs for s in p.streams)]
+    (x_name,), (y_name,) = graph.inputs, graph.outputs
+    x, y_stream = ctx.tensor(x_name), ctx.tensor(wiring.root[y_name])  # a flattened output: its source's type
+    flows = [x_name] + [layer.output for layer in wiring.layers if not isinstance(layer, ir.Flatten)]
+    return Core(
+        ctx,
+        procs,
+        [{"name": s.name, "ctype": ctx.word_type(s.tensor, s.width), "depth": s.depth} for s in streams],
+        [_tensor_type(ctx, name) for name in flows],
+        ap_type(x.lo, x.hi),
+        ap_type(y_stream.lo, y_stream.hi),
+    )
+
+
+def core_code(graph: ir.Graph, engine: str = "svpe", top_name: str = "nbq_top") -> str:
+    """The core alone as one C++ fragment (types, configs, constants, the DATAFLOW function), without
+    includes, guards or board wrapper: many graphs fit in one translation unit, each in its own
+    namespace (the engine tests C-simulate hundreds of configurations with one g++ call)."""
+    core = build_core(graph, engine)
+    x, y = (core.ctx.tensor(name) for name in (*graph.inputs, *graph.outputs))
+    common = {"bare": True, "top": top_name, "graph_name": comment_text(graph.name or "graph"),
+              "in_size": x.size, "out_size": y.size, "flow": "", "input_type": core.input_type,
+              "output_type": core.output_type}  # fmt: skip
+    parts = [render("hls", "parameters.h.j2", tensor_types=core.tensor_types, configs=core.configs, **common)]
+    parts += [render("hls", "weights.h.j2", guard="", layer_comment=p.comment, arrays=p.arrays, bare=True)
+              for p in core.procs if p.header is not None]  # fmt: skip
+    parts.append(render("hls", "top.cpp.j2", weight_headers=[], streams=core.streams, processes=core.procs,
+                        board="", part="", **common))  # fmt: skip
+    return "\n".join(parts)
 
 
 def project_files(
@@ -57,6 +135,7 @@ def project_files(
     golden_inputs: np.ndarray | None,
     golden_outputs: dict[str, np.ndarray] | None,
     top_name: str = "nbq_top",
+    engine: str = "svpe",
 ) -> dict[str, str | bytes]:
     """Every file of the project, relative path -> text (binary batch files: bytes; nothing touches the disk)."""
     if c_identifier(top_name) != top_name or _GENERATED.match(top_name):
@@ -64,15 +143,13 @@ def project_files(
             f"top name '{top_name}' must be a C identifier (letters, digits, single underscores)"
             " that does not start with t_, s_, cfg_, w_, b_, th_ or up_ (generated names)"
         )
-    wiring = wire(graph)
-    layouts = stream_layouts(graph, wiring.layers)
-    ctx = LayerContext(graph, wiring, layouts)
-    procs = [process_code(p, ctx) for p in wiring.processes]
+    core = build_core(graph, engine)
+    ctx, wiring = core.ctx, core.ctx.wiring
+    layouts = ctx.layouts
 
     (x_name,), (y_name,) = graph.inputs, graph.outputs
     x, y = ctx.tensor(x_name), ctx.tensor(y_name)
     y_stream = ctx.tensor(wiring.root[y_name])  # a flattened output travels in its source's type
-    flows = [x_name] + [layer.output for layer in wiring.layers if not isinstance(layer, ir.Flatten)]
     word_bits = 8
     while word_bits < max(x.bits, y_stream.bits):
         word_bits *= 2
@@ -81,7 +158,9 @@ def project_files(
     wrapper = f"{top_name}_axis" if board.flow == "vivado" else f"{top_name}_krnl"
     names = Names(top_name, wrapper)
     bus = bus_format(board, word_bits, x.size, y.size)
+    pipeline = core.pipeline()
     common = {
+        "bare": False,
         "top": top_name,
         "wrapper": wrapper,
         "board": board.name,
@@ -97,22 +176,22 @@ def project_files(
         "out_size": y.size,
         "in_depth": bus.in_words * n_images,  # m_axi depths, in bus words (C/RTL co-simulation only)
         "out_depth": bus.out_words * n_images,
-        "input_type": ap_type(x.lo, x.hi),
-        "output_type": ap_type(y_stream.lo, y_stream.hi),
+        "input_type": core.input_type,
+        "output_type": core.output_type,
         "word_bits": word_bits,
         "tb_images": n_images,
         "max_reported": MAX_REPORTED,
+        "engine": engine,
+        "ii_cycles": pipeline["ii_cycles"],
+        "fps": _number(round(board.clock_mhz * 1e6 / max(pipeline["ii_cycles"], 1), 1)),
+        "fps_text": f"{board.clock_mhz * 1e6 / max(pipeline['ii_cycles'], 1):,.0f}",
         **flow_context(board, names, bus),
     }
     files: dict[str, str | bytes] = {}
     files["firmware/parameters.h"] = render(
-        "hls",
-        "parameters.h.j2",
-        tensor_types=[_tensor_type(ctx, name) for name in flows],
-        configs=[p.config for p in procs if p.config is not None],
-        **common,
+        "hls", "parameters.h.j2", tensor_types=core.tensor_types, configs=core.configs, **common
     )
-    for p in procs:
+    for p in core.procs:
         if p.header is not None:
             files[f"firmware/{p.header}"] = render(
                 "hls",
@@ -120,15 +199,15 @@ def project_files(
                 guard=f"NBQ_WEIGHTS_{p.ident.upper()}_H",
                 layer_comment=p.comment,
                 arrays=p.arrays,
+                bare=False,
             )
-    streams = [{"name": s.name, "ctype": ctx.type_name(s.tensor), "depth": s.depth} for s in wiring.streams]
     files[f"firmware/{top_name}.h"] = render("hls", "top.h.j2", guard=f"{top_name.upper()}_H", **common)
     files[f"firmware/{top_name}.cpp"] = render(
         "hls",
         "top.cpp.j2",
-        weight_headers=[p.header for p in procs if p.header is not None],
-        streams=streams,
-        processes=procs,
+        weight_headers=core.weight_headers,
+        streams=core.streams,
+        processes=core.procs,
         **common,
     )
     for header in sorted((data_dir("hw") / "include" / "nbq").glob("*.h")):
@@ -144,12 +223,13 @@ def project_files(
     files["run_hls.tcl"] = render("hls", "run_hls.tcl.j2", **common)
     files["hls_config.cfg"] = render("hls", "hls_config.cfg.j2", **common)
     files["Makefile"] = render("hls", "Makefile.j2", **common)
-    layer_infos = [p.info for p in procs if p.info is not None]
+    layer_infos = core.layer_infos
     files["README.md"] = render(
         "hls",
         "README.md.j2",
         n_layers=len(layer_infos),
         n_weights=sum(info.get("weights", 0) for info in layer_infos),
+        layers=layer_infos,
         **common,
     )
     manifest = {
@@ -163,10 +243,13 @@ def project_files(
         "clock_mhz": _number(board.clock_mhz),
         "clock_period_ns": round(board.clock_period_ns, 3),
         "graph": graph.name,
+        "engine": engine,
         "input": _io_entry(x, layouts[x_name]),
         "output": _io_entry(y, layouts[y_name]),
         "layers": layer_infos,
+        "pipeline": {**pipeline, "fps_at_clock": common["fps"]},
         "stream_order": "channels-last (H, W, C with C fastest)",
+        "stream_words": STREAM_WORDS,
         "packing": common["packing"],
         "word_bits": word_bits,
         "tb_images": n_images,

@@ -1,8 +1,15 @@
-"""DATAFLOW wiring: which stream each layer reads and writes, and where clones go.
+"""DATAFLOW wiring: the processes of the core, the streams between them and their word widths.
 
 Every hls::stream in a DATAFLOW region needs exactly one producer and one consumer, so a
 tensor read by k consumers (layers or the graph output) is fanned out by k-1 clone2
 processes.  Flatten is free on a stream: its output shares its input's stream.
+
+Word widths (values per stream word, see hw/include/nbq/common.h): a Conv/Dense writes
+PE-wide words; every other layer keeps the width of its (first) input.  A Dense layer, or a
+1x1 convolution without a sliding window, reads SIMD-wide words, and the second input of an
+Add must match the first: where a stream's width differs, a regroup process converts it.  The
+core's ports carry one value per transfer: to_vec and from_vec adapt them, the input side
+straight to the width its consumers read when they all agree (else one value per word).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nbq import ir
+from nbq.backends.hls.engines import layer_fold
 from nbq.backends.names import NameTable
 from nbq.errors import UnsupportedModelError
 
@@ -21,18 +29,21 @@ DEFAULT_DEPTH = 2
 class Stream:
     name: str
     tensor: str
+    width: int
     depth: int
 
 
 @dataclass
 class Process:
-    """One DATAFLOW process: a layer, a clone2 (outputs a, b) or a copy."""
+    """One DATAFLOW process: a layer, a clone2, a regroup, or a port adapter (to_vec / from_vec)."""
 
-    kind: str  # "layer" | "clone" | "copy"
-    tensor: str  # the tensor read (for clone/copy) or written (for a layer)
-    inputs: list[str]
+    kind: str  # "layer" | "clone" | "regroup" | "to_vec" | "from_vec"
+    tensor: str  # the tensor read (clone, regroup, from_vec) or written (layer, to_vec)
+    inputs: list[str]  # stream names; IN_PORT / OUT_PORT are the core's ports
     outputs: list[str]
     layer: ir.Layer | None = None
+    in_widths: list[int] = field(default_factory=list)
+    out_width: int = 1
 
 
 @dataclass
@@ -40,6 +51,8 @@ class Wiring:
     layers: list[ir.Layer]  # live layers in topological order (Flatten included)
     root: dict[str, str]  # tensor -> the tensor whose stream carries it
     ids: NameTable  # tensor name -> C identifier
+    names: NameTable  # stream names (layers add their internal streams here)
+    width: dict[str, int] = field(default_factory=dict)  # root tensor -> native word width
     streams: list[Stream] = field(default_factory=list)  # internal streams to declare
     processes: list[Process] = field(default_factory=list)
 
@@ -53,6 +66,30 @@ def live_layers(graph: ir.Graph) -> list[ir.Layer]:
             live.append(layer)
             needed.update(layer.inputs)
     return live[::-1]
+
+
+def has_window(layer: ir.Conv, complex_: bool) -> bool:
+    """Does a convolution need a sliding-window unit (else its input words are the window)?"""
+    kh, kw = layer.weights.ints.shape[2:]
+    return complex_ or (kh, kw) != (1, 1) or tuple(layer.strides) != (1, 1) or any(layer.pads)
+
+
+def read_width(graph: ir.Graph, layer: ir.Layer, slot: int, width: dict[str, int], root: dict[str, str]) -> int | None:
+    """The word width `layer` reads on input `slot`, or None when it reads any width."""
+    if isinstance(layer, ir.Dense):
+        return layer_fold(graph, layer).simd
+    if isinstance(layer, ir.Conv):
+        fold = layer_fold(graph, layer)
+        return None if has_window(layer, fold.complex) else fold.simd
+    if isinstance(layer, ir.Add) and slot == 1:
+        return width[root[layer.inputs[0]]]
+    return None
+
+
+def _output_width(graph: ir.Graph, layer: ir.Layer, width: dict[str, int], root: dict[str, str]) -> int:
+    if isinstance(layer, ir.Conv | ir.Dense):
+        return layer_fold(graph, layer).pe
+    return width[root[layer.inputs[0]]]
 
 
 def wire(graph: ir.Graph) -> Wiring:
@@ -83,49 +120,66 @@ def wire(graph: ir.Graph) -> Wiring:
 
     ids = NameTable()  # tensor -> identifier (types are t_<id>)
     names = NameTable(taken=(IN_PORT, OUT_PORT))  # stream names: s_x_0 of x must not meet s_<x_0>
-    wiring = Wiring(layers=layers, root=root, ids=ids)
+    wiring = Wiring(layers=layers, root=root, ids=ids, names=names)
+    width = wiring.width
+
+    # native widths: the input's from its readers, then each layer's from its producer
+    wants = {read_width(graph, use[0], use[1], width, root) if use else None for use in uses[x]}
+    width[x] = wants.pop() if len(wants) == 1 and None not in wants else 1
+    for layer in layers:
+        if not isinstance(layer, ir.Flatten):
+            width[layer.output] = _output_width(graph, layer, width, root)
+
     use_stream: dict[tuple[int, int], str] = {}  # (id(layer), slot) -> stream
 
-    def fan_out(tensor: str, src: str) -> None:
-        """Route the stream `src` carrying `tensor` to all its uses."""
-        targets = uses[tensor]
-        size = graph.tensors[tensor].size
-        if len(targets) == 1:
-            use = targets[0]
-            if use is None and src != OUT_PORT:  # the input is the output: copy it
-                wiring.processes.append(Process("copy", tensor, [src], [OUT_PORT]))
-            elif use is not None:
-                use_stream[(id(use[0]), use[1])] = src
-            return
-        ident = ids.add(tensor)
-        branches = []
-        for j, use in enumerate(targets):
-            name = OUT_PORT if use is None else names.fresh(f"s_{ident}_{j}")
-            branches.append(name)
-            if use is not None:
-                use_stream[(id(use[0]), use[1])] = name
-                # a branch may wait a whole frame while the other side fills a row buffer
-                wiring.streams.append(Stream(name, tensor, size))
-        cur = src
-        for j in range(len(targets) - 1):
-            nxt = branches[-1] if j == len(targets) - 2 else names.fresh(f"s_{ident}_rest{j}")
-            if nxt != branches[-1]:
-                wiring.streams.append(Stream(nxt, tensor, size))
-            wiring.processes.append(Process("clone", tensor, [cur], [branches[j], nxt]))
-            cur = nxt
+    def words(tensor: str, w: int) -> int:
+        return graph.tensors[tensor].size // w
 
-    ids.add(x)
-    fan_out(x, IN_PORT)
+    def fan_out(tensor: str, src: str) -> None:
+        """Route the stream `src` carrying `tensor` to all its uses (clones, then regroups)."""
+        targets = uses[tensor]
+        w = width[tensor]
+        branches = [src]
+        if len(targets) > 1:
+            ident = ids.add(tensor)
+            branches = []
+            for j in range(len(targets)):
+                name = names.fresh(f"s_{ident}_{j}")
+                branches.append(name)
+                # a branch may wait a whole frame while the other side fills a line buffer
+                wiring.streams.append(Stream(name, tensor, w, words(tensor, w)))
+            cur = src
+            for j in range(len(targets) - 1):
+                nxt = branches[-1] if j == len(targets) - 2 else names.fresh(f"s_{ident}_rest{j}")
+                if nxt != branches[-1]:
+                    wiring.streams.append(Stream(nxt, tensor, w, words(tensor, w)))
+                wiring.processes.append(Process("clone", tensor, [cur], [branches[j], nxt], in_widths=[w],
+                                                out_width=w))  # fmt: skip
+                cur = nxt
+        for use, branch in zip(targets, branches, strict=True):
+            if use is None:
+                wiring.processes.append(Process("from_vec", tensor, [branch], [OUT_PORT], in_widths=[w]))
+                continue
+            want = read_width(graph, use[0], use[1], width, root)
+            if want is not None and want != w:
+                name = names.fresh(f"s_{ids.add(tensor)}_w{want}")
+                wiring.streams.append(Stream(name, tensor, want, DEFAULT_DEPTH))
+                wiring.processes.append(Process("regroup", tensor, [branch], [name], in_widths=[w], out_width=want))
+                branch = name
+            use_stream[(id(use[0]), use[1])] = branch
+
+    src = names.fresh(f"s_{ids.add(x)}")
+    wiring.streams.append(Stream(src, x, width[x], DEFAULT_DEPTH))
+    wiring.processes.append(Process("to_vec", x, [IN_PORT], [src], out_width=width[x]))
+    fan_out(x, src)
     for layer in layers:
         if isinstance(layer, ir.Flatten):
             continue
         t = layer.output
-        ident = ids.add(t)
-        only_output = uses.get(t) == [None]
-        dst = OUT_PORT if only_output else names.fresh(f"s_{ident}")
-        if not only_output:
-            wiring.streams.append(Stream(dst, t, DEFAULT_DEPTH))
+        dst = names.fresh(f"s_{ids.add(t)}")
+        wiring.streams.append(Stream(dst, t, width[t], DEFAULT_DEPTH))
         ins = [use_stream[(id(layer), slot)] for slot in range(len(layer.inputs))]
-        wiring.processes.append(Process("layer", t, ins, [dst], layer))
+        in_widths = [next(s.width for s in wiring.streams if s.name == name) for name in ins]
+        wiring.processes.append(Process("layer", t, ins, [dst], layer, in_widths, width[t]))
         fan_out(t, dst)
     return wiring

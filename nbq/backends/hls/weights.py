@@ -1,4 +1,11 @@
-"""Weight codes for the hardware: derived from Weights.ints (the truth), reordered, packed."""
+"""Weight codes for the hardware: derived from Weights.ints (the truth), reordered, folded, packed.
+
+An engine array of PE x SIMD lanes reads one fold per cycle: fold f = nf * SF + sf holds the
+codes of rows nf*PE .. nf*PE+PE-1 and columns sf*SIMD .. sf*SIMD+SIMD-1 of the layer's weight
+matrix (code pe * SIMD + s), packed 64 // bits to a uint64 word and padded to whole words, so
+every fold starts on a word (hw/include/nbq/weights.h).  The complex engine's fold holds the
+A bits, then the B bits.
+"""
 
 from __future__ import annotations
 
@@ -45,9 +52,38 @@ def hardware_codes(weights: ir.Weights, layer_name: str) -> np.ndarray:
     raise UnsupportedModelError(f"layer '{layer_name}': unknown weight kind '{weights.kind}'")
 
 
-def conv_code_order(codes: np.ndarray) -> np.ndarray:
-    """(OC, IC/g, KH, KW) -> (OC, KH, KW, IC/g): the loop order of nbq::conv2d."""
-    return np.ascontiguousarray(codes.transpose(0, 2, 3, 1))
+def conv_matrix(codes: np.ndarray) -> np.ndarray:
+    """(OC, IC/g, KH, KW) -> (OC, KH * KW * IC/g): columns in the window order (kh, kw, channel)."""
+    return np.ascontiguousarray(codes.transpose(0, 2, 3, 1)).reshape(codes.shape[0], -1)
+
+
+def vpe_codes(ints: np.ndarray, bits: int) -> np.ndarray:
+    """Integer weights as `bits`-bit two's complement codes (the multiplier engine)."""
+    return int_weight_codes(np.asarray(ints, dtype=np.int64), bits)
+
+
+def binary_codes(ints: np.ndarray) -> np.ndarray:
+    """+-1 -> bits, 1 = +1 (the XNOR engines)."""
+    return (np.asarray(ints) > 0).astype(np.uint64)
+
+
+def folds(matrix: np.ndarray, pe: int, simd: int) -> np.ndarray:
+    """(ROWS, K) codes -> (NF * SF, PE * SIMD): one row per fold, in the order the array reads them."""
+    rows, k = matrix.shape
+    if rows % pe or k % simd:
+        raise UnsupportedModelError(f"folding PE={pe}, SIMD={simd} does not divide a {rows}x{k} weight matrix")
+    f = matrix.reshape(rows // pe, pe, k // simd, simd).transpose(0, 2, 1, 3)
+    return np.ascontiguousarray(f).reshape(-1, pe * simd)
+
+
+def pack_folds(fold_codes: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
+    """(folds, codes per fold) -> (uint64 words, words per fold); each fold padded to whole words."""
+    per_word = WORD_BITS // bits
+    n_folds, per_fold = fold_codes.shape
+    words = max(1, -(-per_fold // per_word))
+    padded = np.zeros((n_folds, words * per_word), dtype=np.uint64)
+    padded[:, :per_fold] = fold_codes
+    return pack(padded.ravel(), bits), words
 
 
 def dense_code_order(codes: np.ndarray, column_order: np.ndarray | None) -> np.ndarray:
@@ -60,9 +96,3 @@ def pack(codes: np.ndarray, bits: int) -> np.ndarray:
     if codes.size == 0:
         return np.zeros(1, dtype=np.uint64)  # C++ has no zero-length arrays
     return pack_codes(codes, bits, WORD_BITS)
-
-
-def format_typedef(weights: ir.Weights) -> str:
-    """The C++ weight-format policy that implements the product."""
-    kind = "po2_weights" if weights.kind == "po2" else "int_weights"
-    return f"nbq::{kind}<{int(weights.bits)}>"

@@ -94,12 +94,3 @@ def acc_range(ints: np.ndarray, x_lo: int, x_hi: int) -> AccRange:
     bottom = np.minimum(np.minimum(a, b), 0).sum(axis=1)
     return AccRange(int(min(bottom, default=0)), int(max(top, default=0)))
 
-
-def complex_blocks(ints: np.ndarray) -> bool:
-    """Is a (2O, 2I, ...) binary weight tensor the real form [[A, -B], [B, A]] of a complex one?"""
-    oc, ic = ints.shape[0], ints.shape[1]
-    if oc % 2 or ic % 2 or oc < 2 or ic < 2:
-        return False
-    o, i = oc // 2, ic // 2
-    a, mb, b, a2 = ints[:o, :i], ints[:o, i:], ints[o:, :i], ints[o:, i:]
-    return bool(np.array_equal(a, a2) and np.array_equal(mb, -b))

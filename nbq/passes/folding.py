@@ -1,0 +1,170 @@
+"""Folding pass: choose (PE, SIMD) for every Conv/Dense layer so the streaming layers are balanced.
+
+A layer folded to PE output channels x SIMD inputs per cycle needs
+
+    cycles = pixels * (OC / PE) * (K / SIMD),   K = KH * KW * IC / groups (Dense: K = inputs, pixels = 1)
+
+per image, with PE dividing OC / groups and SIMD dividing K.  Since cycles =
+work / (PE * SIMD), a layer's speed depends only on its lane count PE * SIMD.
+In a dataflow pipeline every layer waits for the slowest, so lanes beyond what
+the slowest layer needs are wasted.
+
+The rule:
+1. floor = the most beats any stage must move per image at one beat per
+   cycle (padded input of each sliding window, pixels of each map): no
+   folding can beat it.
+2. With target_cycles given, T = max(target_cycles, floor).  Otherwise T0 is
+   the smallest achievable cycle count >= floor whose layers fit in max_lanes
+   lanes in total, and T is the smallest achievable count in [T0, 2 * T0] at
+   which every balanced layer (the Conv layers; the Dense layers if there is
+   no Conv) runs at least min_utilization of the pipeline's initiation
+   interval - else the count in that range with the best worst-case
+   utilization.  (Coarse layers, e.g. a conv with few output pixels, only
+   offer a few speeds; a slightly slower pipeline can be far better balanced.)
+3. Each layer takes the fewest lanes with cycles <= T; among equal lane
+   counts the smallest PE (fewer output beats, narrower threshold units).
+
+Binary convolutions whose weights have the complex block form
+[[A, -B], [B, A]] over binary inputs are marked complex: their PE counts
+complex output channels (two real ones each) and SIMD complex inputs, and
+one complex lane does four binary products (A and B stored once).
+
+The result goes on each layer as `layer.folding`, a dict both backends read:
+pe, simd, nf (= OC / PE, complex: OC / 2 / PE), sf (= K / SIMD), cycles,
+lanes (= pe * simd), mac_units (products per cycle: lanes, x4 when complex),
+macs (useful products per image, = mac_units * cycles), complex; and on graph.meta["folding"]:
+target_cycles, floor_cycles, ii_cycles (the slowest layer or the floor), lanes.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from nbq import ir
+
+DEFAULT_MAX_LANES = 1024
+DEFAULT_MIN_UTILIZATION = 0.85
+
+
+@dataclass(frozen=True)
+class _Work:
+    layer: ir.Conv | ir.Dense
+    pixels: int
+    oc: int  # output channels folded by PE (complex: complex channels)
+    oc_group: int  # PE must divide this
+    k: int  # SIMD must divide this
+    complex_: bool
+
+    @property
+    def work(self) -> int:
+        return self.pixels * self.oc * self.k
+
+    @cached_property
+    def options(self) -> list[tuple[int, int, int]]:
+        """(lanes, pe, simd) for every legal folding, fewest lanes first, then smallest PE."""
+        pes = [d for d in range(1, self.oc_group + 1) if self.oc_group % d == 0]
+        simds = [d for d in range(1, self.k + 1) if self.k % d == 0]
+        return sorted((pe * simd, pe, simd) for pe in pes for simd in simds)
+
+    @cached_property
+    def _neg_cycles(self) -> list[int]:
+        return [-self.cycles(lanes) for lanes, _, _ in self.options]  # ascending: more lanes, fewer cycles
+
+    def cycles(self, lanes: int) -> int:
+        return self.work // lanes
+
+    def best(self, target: int) -> tuple[int, int, int]:
+        """(lanes, pe, simd) with the fewest lanes meeting `target` cycles (the fastest option otherwise)."""
+        i = bisect_left(self._neg_cycles, -target)
+        return self.options[min(i, len(self.options) - 1)]
+
+
+def is_complex_conv(layer: ir.Conv, x: ir.Tensor) -> bool:
+    """Binary conv over binary inputs whose weights are [[A, -B], [B, A]] (real form of a complex conv)."""
+    w = layer.weights
+    if w.kind != "po2" or w.bits != 1 or layer.groups != 1 or x.lo is None or x.lo < -1 or x.hi > 1:
+        return False
+    ints = np.asarray(w.ints)
+    oc, ic = ints.shape[:2]
+    if oc % 2 or ic % 2:
+        return False
+    o, i = oc // 2, ic // 2
+    return bool(np.array_equal(ints[:o, :i], ints[o:, i:]) and np.array_equal(ints[:o, i:], -ints[o:, :i]))
+
+
+def _work(graph: ir.Graph, layer: ir.Conv | ir.Dense, detect_complex: bool) -> _Work:
+    if isinstance(layer, ir.Dense):
+        out, k = layer.weights.ints.shape
+        return _Work(layer, 1, out, out, k, False)
+    oc, icg, kh, kw = layer.weights.ints.shape
+    pixels = int(np.prod(graph.tensors[layer.output].shape[1:]))
+    if detect_complex and is_complex_conv(layer, graph.tensors[layer.inputs[0]]):
+        return _Work(layer, pixels, oc // 2, oc // 2, kh * kw * icg // 2, True)
+    return _Work(layer, pixels, oc, oc // layer.groups, kh * kw * icg, False)
+
+
+def floor_cycles(graph: ir.Graph) -> int:
+    """Most beats any streaming stage moves per image (one pixel or vector per beat, one beat per cycle)."""
+    def beats(name: str) -> int:
+        shape = graph.tensors[name].shape
+        return int(np.prod(shape[1:])) if len(shape) == 3 else 1
+
+    most = max((beats(n) for n in graph.inputs), default=1)
+    for layer in graph.layers:
+        x = graph.tensors[layer.inputs[0]]
+        if isinstance(layer, ir.Conv | ir.MaxPool | ir.SumPool) and len(x.shape) == 3:
+            pads = getattr(layer, "pads", (0, 0, 0, 0))
+            most = max(most, (x.shape[1] + pads[0] + pads[2]) * (x.shape[2] + pads[1] + pads[3]))
+        for name in layer.inputs:
+            most = max(most, beats(name))
+    return most
+
+
+def choose_folding(
+    graph: ir.Graph,
+    target_cycles: int | None = None,
+    max_lanes: int = DEFAULT_MAX_LANES,
+    min_utilization: float = DEFAULT_MIN_UTILIZATION,
+    detect_complex: bool = True,
+) -> ir.Graph:
+    """Return a copy of `graph` with `folding` set on every Conv/Dense (rule in the module docstring)."""
+    g = graph.copy()
+    works = [_work(g, layer, detect_complex) for layer in g.layers if isinstance(layer, ir.Conv | ir.Dense)]
+    floor = floor_cycles(g)
+    if not works:
+        g.meta["folding"] = {"target_cycles": floor, "floor_cycles": floor, "ii_cycles": floor, "lanes": 0}
+        return g
+    balanced = [w for w in works if isinstance(w.layer, ir.Conv)] or works
+
+    def ii(target: int) -> int:
+        return max([floor] + [w.cycles(w.best(target)[0]) for w in works])
+
+    def worst_util(target: int) -> float:
+        period = ii(target)
+        return min(w.cycles(w.best(target)[0]) / period for w in balanced)
+
+    candidates = sorted({floor} | {w.cycles(lanes) for w in works for lanes, _, _ in w.options
+                                   if w.cycles(lanes) >= floor})
+    if target_cycles is not None:
+        target = max(int(target_cycles), floor)
+    else:
+        fits = [t for t in candidates if sum(w.best(t)[0] for w in works) <= max_lanes]
+        t0 = fits[0] if fits else candidates[-1]
+        window = [t for t in candidates if t0 <= t <= 2 * t0]
+        good = [t for t in window if worst_util(t) >= min_utilization]
+        target = good[0] if good else max(window, key=lambda t: (worst_util(t), -t))
+    total = 0
+    for w in works:
+        lanes, pe, simd = w.best(target)
+        total += lanes
+        per_lane = 4 if w.complex_ else 1  # a complex lane does four binary products
+        w.layer.folding = {
+            "pe": pe, "simd": simd, "nf": w.oc // pe, "sf": w.k // simd, "cycles": w.cycles(lanes),
+            "lanes": lanes, "mac_units": lanes * per_lane, "macs": w.work * per_lane, "complex": w.complex_,
+        }  # fmt: skip
+    g.meta["folding"] = {"target_cycles": target, "floor_cycles": floor, "ii_cycles": ii(target), "lanes": total}
+    return g

@@ -1,0 +1,212 @@
+"""RTL co-simulation: run a generated RTL project on Verilator under cocotb and check it bit for bit.
+
+Two phases on the same simulation:
+  throughput  every golden image back to back, input always valid, output always ready: gives the
+              steady-state initiation interval (cycles between consecutive images' last output beats)
+  stress      the first images again with random input bubbles and output backpressure
+Every output integer of both phases is compared with the reference executor's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nbq.backends.rtl.project import MANIFEST, RTL_DIR
+from nbq.errors import NbqError
+from nbq.sim.verilator import build, require_tools, run_plan
+
+STRESS_IMAGES = 4
+STRESS_P_VALID = 0.6
+STRESS_P_READY = 0.5
+
+
+@dataclass
+class CosimResult:
+    passed: bool
+    images: int  # golden images checked (each in the throughput phase; the first few again under stress)
+    mismatches: int  # output integers that differ from the reference (both phases)
+    cycles_per_image: float  # steady state: cycles between consecutive images' last output beats
+    initiation_interval: float  # the same interval, as the smallest gap seen (the pipeline's best)
+    latency_cycles: int  # first input beat accepted -> last output beat of the first image
+    model_cycles: int  # analytical initiation interval (slowest stage of the manifest's cycle model)
+    frames_per_s: float  # at the board clock, from cycles_per_image
+    pe_utilization: float  # useful MACs / (MAC units x cycles per image), all Conv/Dense layers
+    layer_utilization: dict[str, float]  # the same per layer
+    clock_mhz: float
+    sim_cycles: int  # cycles simulated (both phases)
+    seconds: float  # wall time: build + simulation
+    sim_seconds: float  # wall time of the simulation alone
+    built: bool  # False when a cached simulation model was reused
+    waves: Path | None = None
+    first_mismatches: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        return (f"{verdict}: {self.images} images, {self.mismatches} mismatches; {self.cycles_per_image:.1f} "
+                f"cycles/image (model {self.model_cycles}), {self.frames_per_s:,.0f} frames/s at "
+                f"{self.clock_mhz:g} MHz, PE utilization {100 * self.pe_utilization:.1f}%")
+
+
+def find_manifest(project_dir: Path) -> Path:
+    """The RTL manifest in `project_dir` (a compile output folder or its rtl/ subfolder)."""
+    project_dir = Path(project_dir)
+    for cand in (project_dir / RTL_DIR / MANIFEST, project_dir / MANIFEST):
+        if cand.is_file():
+            return cand
+    raise NbqError(f"no RTL project in {project_dir} (expected {RTL_DIR}/{MANIFEST}); write one with "
+                   "nbq.backends.rtl.write_rtl_project")
+
+
+def to_stream(batch: np.ndarray, info: dict) -> np.ndarray:
+    """(N, logical shape) -> (N, beats, elems) in stream order (feature maps channels-last)."""
+    n = batch.shape[0]
+    if info["pixels"]:
+        c, h, w = info["layout"]
+        return batch.reshape(n, c, h, w).transpose(0, 2, 3, 1).reshape(n, h * w, c)
+    if info["layout"] is not None:  # a flattened map travels in (h, w, c) order
+        c, h, w = info["layout"]
+        return batch.reshape(n, c, h, w).transpose(0, 2, 3, 1).reshape(n, 1, -1)
+    return batch.reshape(n, 1, -1)
+
+
+def axis_words(beats: np.ndarray, info: dict) -> list[int]:
+    """(N, beats, elems) integers -> TDATA|TLAST words: each element in its lane, TLAST per image."""
+    lane, elems = info["lane"], info["elems"]
+    mask = (1 << lane) - 1
+    words = []
+    n, per_image, _ = beats.shape
+    for i in range(n):
+        for j in range(per_image):
+            word = 0
+            for k, v in enumerate(beats[i, j]):
+                word |= (int(v) & mask) << (k * lane)
+            words.append(word | (int(j == per_image - 1) << (elems * lane)))
+    return words
+
+
+def decode_words(words: list[int], info: dict) -> tuple[np.ndarray, list[int]]:
+    """Output words -> (beats, elems) signed/unsigned integers and the TLAST bits."""
+    lane, elems, signed = info["lane"], info["elems"], info["signed"]
+    mask = (1 << lane) - 1
+    vals, lasts = [], []
+    for word in words:
+        row = []
+        for k in range(elems):
+            v = (word >> (k * lane)) & mask
+            if signed and v >> (lane - 1):
+                v -= 1 << lane
+            row.append(v)
+        vals.append(row)
+        lasts.append((word >> (elems * lane)) & 1)
+    return np.array(vals, dtype=np.int64).reshape(-1, elems), lasts
+
+
+def _compare(got: np.ndarray, lasts: list[int], expect: np.ndarray, info: dict, phase: str,
+             notes: list[str]) -> int:
+    """Mismatching integers (missing beats count in full); TLAST errors count one each."""
+    exp = expect.reshape(-1, info["elems"])
+    bad = 0
+    if got.shape[0] != exp.shape[0]:
+        notes.append(f"{phase}: {got.shape[0]} output beats, expected {exp.shape[0]}")
+        bad += abs(got.shape[0] - exp.shape[0]) * info["elems"]
+    n = min(got.shape[0], exp.shape[0])
+    diff = np.argwhere(got[:n] != exp[:n])
+    bad += len(diff)
+    for beat, elem in diff[:10]:
+        image, pos = divmod(int(beat), info["beats"])
+        notes.append(f"{phase}: image {image} beat {pos} element {int(elem)}: got {int(got[beat, elem])}, "
+                     f"expected {int(exp[beat, elem])}")
+    want_last = [int(i % info["beats"] == info["beats"] - 1) for i in range(n)]
+    wrong_last = sum(a != b for a, b in zip(lasts[:n], want_last, strict=True))
+    if wrong_last:
+        notes.append(f"{phase}: TLAST wrong on {wrong_last} beats")
+    return bad + wrong_last
+
+
+def _interval(out_cycles: list[int], beats: int, images: int) -> tuple[float, float, int]:
+    """(steady-state cycles per image, smallest gap, latency of image 0) from output beat times."""
+    ends = [out_cycles[(i + 1) * beats - 1] for i in range(images) if (i + 1) * beats - 1 < len(out_cycles)]
+    if len(ends) < 2:
+        return float(ends[0] + 1) if ends else float("nan"), float("nan"), ends[0] + 1 if ends else -1
+    gaps = np.diff(ends)
+    steady = gaps[1:] if len(gaps) >= 3 else gaps  # the first gap can still carry pipeline fill
+    return float(np.mean(steady)), float(gaps.min()), int(ends[0] + 1)
+
+
+def run_cosim(project_dir: Path, waves: bool = False, stress: bool = True, max_images: int | None = None,
+              opt: str = "-O0") -> CosimResult:
+    """Co-simulate an RTL project with its golden vectors; see the module docstring."""
+    start = time.perf_counter()
+    require_tools()
+    manifest_path = find_manifest(project_dir)
+    rtl = manifest_path.parent
+    m = json.loads(manifest_path.read_text())
+    if "golden" not in m:
+        raise NbqError(f"{rtl} has no golden vectors; write the project with golden inputs")
+    gx = np.load(rtl / m["golden"]["inputs"])
+    gy = np.load(rtl / m["golden"]["outputs"])
+    if max_images is not None:
+        gx, gy = gx[:max_images], gy[:max_images]
+    n = int(gx.shape[0])
+    ins, outs = m["input"], m["output"]
+    x_words = axis_words(to_stream(gx, ins), ins)
+    y_beats = to_stream(gy, outs)
+
+    top = m["top"]
+    sources = [rtl / s for s in m["sources"]]
+    build_dir = rtl / ("sim_build_waves" if waves else "sim_build")
+    stamp = build_dir / "nbq_build.stamp"
+    before = stamp.read_text() if stamp.is_file() else None
+    build(sources, top, build_dir, parameters={"MEM_DIR": f'"{rtl.resolve()}"'}, waves=waves, opt=opt)
+    built = before != stamp.read_text()
+
+    in_w, out_w = ins["elems"] * ins["lane"], outs["elems"] * outs["lane"]
+    def streams(words: list[int], count: int, p_valid: float, p_ready: float) -> dict:
+        return {
+            "inputs": [{"valid": "in_r_TVALID", "ready": "in_r_TREADY", "fields": [["in_r_TDATA", in_w],
+                        ["in_r_TLAST", 1]], "beats": [format(w, "x") for w in words], "p_valid": p_valid}],
+            "outputs": [{"valid": "out_r_TVALID", "ready": "out_r_TREADY", "fields": [["out_r_TDATA", out_w],
+                         ["out_r_TLAST", 1]], "count": count, "p_ready": p_ready}],
+        }  # fmt: skip
+
+    phases = [{"name": "throughput", **streams(x_words, n * outs["beats"], 1.0, 1.0), "drain": 8}]
+    k = min(STRESS_IMAGES, n) if stress else 0
+    if k:
+        phases.append({"name": "stress", **streams(x_words[: k * ins["beats"]], k * outs["beats"],
+                                                   STRESS_P_VALID, STRESS_P_READY), "drain": 8})
+    model = int(m["model"]["ii_cycles"])
+    plan = {"clock": "ap_clk", "reset": "ap_rst_n", "seed": 1, "phases": phases,
+            "max_cycles": (n + 8) * model * 8 + 20_000}
+    res = run_plan(build_dir, top, plan, rtl / "sim_run", waves=waves)
+
+    notes: list[str] = []
+    bad = 0
+    sim_cycles = 0
+    for phase, count in zip(res["phases"], [n, k], strict=False):
+        got, lasts = decode_words([int(w, 16) for w in phase["outputs"][0]], outs)
+        bad += _compare(got, lasts, y_beats[:count], outs, phase["name"], notes)
+        if phase["timeout"]:
+            notes.append(f"{phase['name']}: timed out after {phase['cycles']} cycles")
+            bad += 1
+        sim_cycles += int(phase["cycles"])
+    thr = res["phases"][0]
+    first_in = thr["in_cycles"][0][0] if thr["in_cycles"][0] else 0
+    per_image, best, end0 = _interval(thr["out_cycles"][0], outs["beats"], n)
+    latency = end0 - first_in if end0 >= 0 else -1
+    clock = float(m["clock_mhz"])
+    period = per_image if np.isfinite(per_image) and per_image > 0 else float("nan")
+    util = {la["name"]: la["macs"] / (la["mac_units"] * period) for la in m["layers"]}
+    units = sum(la["mac_units"] for la in m["layers"])
+    total_util = sum(la["macs"] for la in m["layers"]) / (units * period) if units else 0.0
+    return CosimResult(
+        passed=bad == 0, images=n, mismatches=bad, cycles_per_image=per_image, initiation_interval=best,
+        latency_cycles=latency, model_cycles=model, frames_per_s=clock * 1e6 / period, pe_utilization=total_util,
+        layer_utilization=util, clock_mhz=clock, sim_cycles=sim_cycles, seconds=time.perf_counter() - start,
+        sim_seconds=float(res["wall_s"]), built=built,
+        waves=(rtl / "sim_run" / "dump.vcd") if waves else None, first_mismatches=notes,
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Helpers for the RTL engine tests: many parameterizations of a module in one Verilator build."""
