@@ -35,7 +35,9 @@ def test_random_network_csim_is_bit_exact(kind, seed, n_bits, tmp_path, save_mod
     golden.write_text("\n".join(lines) + "\n")
     from nbq.sim.csim import run_csim
 
-    broken = run_csim(tmp_path / "prj")
+    # rebuilt with -Wall -Wextra -Werror: the generated C++ is warning-free, and the corruption is caught
+    broken = run_csim(tmp_path / "prj", strict=True)
+    assert broken.images == len(x), broken.log[-2000:]
     assert not broken.passed and broken.mismatches >= 1
 
 
