@@ -96,6 +96,22 @@ def test_training_ends_on_the_codebook(digits, tmp_path, n):
     assert max(f.n for f in fits) == n  # the big first conv / dense use the whole codebook
 
 
+def test_complex_forms_compile_to_the_same_graph(digits, tmp_path):
+    """Split → 4 Conv → Sub/Add → Concat (and Concat of two convs on the real image) fuse into the block Conv."""
+    compile_mod = pytest.importorskip("nbq.compile")
+    model = trained(digits, "bcnn", "binary", 0.125)
+    x = digits.x_test[:1]
+    graphs = [compile_mod.lower(export(model, torch.from_numpy(x), tmp_path / f"{form}.onnx", complex_form=form))
+              for form in ("four_convs", "block")]
+    four, block = graphs
+    assert [la.op for la in four.layers] == [la.op for la in block.layers]
+    for a, b in zip(four.layers, block.layers, strict=True):
+        if a.op in ("Conv", "Dense"):
+            np.testing.assert_array_equal(a.weights.ints, b.weights.ints)
+            assert a.folding == b.folding
+    assert any(la.folding.get("complex") for la in four.layers if la.op == "Conv")
+
+
 @pytest.mark.parametrize("form", ["four_convs", "block"])
 def test_complex_export_forms_agree(digits, tmp_path, form):
     model = trained(digits, "bcnn", "binary", 0.125)
@@ -122,10 +138,12 @@ def test_reference_executor_reproduces_torch(digits, tmp_path, name, kind, width
     reference = pytest.importorskip("nbq.reference")
     model = trained(digits, name, kind, width)
     x = digits.x_test[:N_TEST]
-    # complex networks compile today in their block form (one real conv per complex conv)
-    form = "block" if name == "bcnn" else "four_convs"
-    path = export(model, torch.from_numpy(x[:1]), tmp_path / "m.onnx", complex_form=form)
+    # the default four-conv complex form: the front end fuses it into block convs
+    path = export(model, torch.from_numpy(x[:1]), tmp_path / "m.onnx")
     graph = compile_mod.lower(path)
+    if name == "bcnn":
+        splits = sum(n.op_type == "Split" for n in onnx.load(str(path)).graph.node)
+        assert splits >= 1 and graph.meta["fused_complex_convs"] == splits + 1  # + the real-image layer
     ints = reference.run(graph, x)
     (out_name,) = ints
     scale = graph.tensors[out_name].scale
