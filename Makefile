@@ -1,5 +1,6 @@
 # nbq: two entry points, each sets up .venv (idempotent, fast when nothing changed) and runs.
-#   make demo   compile the built-in digits CNN for zcu102, C-simulate it, print accuracies + bit-exact verdict
+#   make demo   compile the built-in digits CNN for zcu102, C-simulate and RTL-co-simulate it, print accuracies,
+#               cycles per image and the bit-exact verdict
 #   make test   run the whole test suite (all tiers, as CI does)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -17,7 +18,7 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(VENV)/.stamp-demo: pyproject.toml Makefile | $(PY)
-	$(PY) -m pip install -q -e ".[demo]"
+	$(PY) -m pip install -q -e ".[demo,sim]"
 	$(PY) -m pip install -q --no-deps "$(HLS_HEADERS_PKG)"
 	touch $@
 

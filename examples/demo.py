@@ -2,8 +2,10 @@
 
 1. compile examples/digits_po2_cnn.onnx for the ZCU102 with the digits test set as golden vectors,
 2. C-simulate the generated HLS project with g++ on every test image,
-3. print the float model's, ONNX Runtime's, the reference's and the hardware's test accuracy,
-   and whether the hardware is bit-exact against the reference.
+3. write the same network as streaming RTL and co-simulate it cycle by cycle (cocotb + Verilator)
+   on every test image: cycles per image, frames/s at the board clock, PE utilization,
+4. print the float model's, ONNX Runtime's, the reference's and the hardware's test accuracy,
+   and whether C-simulation and RTL are bit-exact against the reference.
 
 The model was produced by examples/make_digits_cnn.py (fixed seed); its training record is
 examples/digits_po2_cnn.json.
@@ -51,10 +53,10 @@ def main() -> int:
     board = load_board("zcu102")
     print(f"nbq demo: {MODEL.name} ({record.get('description', 'po2 CNN')}) on {len(y_test)} digits test images")
     start = time.perf_counter()
-    result = compile_model(MODEL, board, OUT, test_inputs=x_test, csim=True,
+    result = compile_model(MODEL, board, OUT, test_inputs=x_test, csim=True, cosim=True,
                            progress=lambda msg: print(f"  … {msg}", flush=True))
     seconds = time.perf_counter() - start
-    csim = result.csim
+    csim, cosim = result.csim, result.cosim
     graph = result.graph
     out_name = graph.outputs[0]
     reference = result.golden_outputs[out_name].reshape(len(y_test), -1)
@@ -64,12 +66,14 @@ def main() -> int:
     def accuracy(scores: np.ndarray) -> float:
         return 100.0 * float(np.mean(scores.argmax(axis=1) == y_test))
 
-    bit_exact = csim.passed and np.array_equal(hardware, reference)
+    bit_exact = csim.passed and np.array_equal(hardware, reference) and cosim.passed
     rows = [
         ("float model (PyTorch, before quantization)", f"{record['float_test_accuracy']:.2f}%"),
         ("exported po2 ONNX in ONNX Runtime", f"{accuracy(ort):.2f}%"),
         ("nbq reference executor (integers)", f"{accuracy(reference):.2f}%"),
         ("HLS C-simulation (g++, the hardware model)", f"{accuracy(hardware):.2f}%"),
+        ("RTL co-simulation (Verilator, cycle by cycle)",
+         f"{accuracy(reference):.2f}% (bit-exact)" if cosim.passed else "MISMATCH"),
     ]
     print()
     print(f"{'model':<46} test accuracy")
@@ -77,13 +81,16 @@ def main() -> int:
         print(f"{name:<46} {acc}")
     print()
     print(f"project: {OUT.relative_to(ROOT)} ({len(result.files)} files, {graph.weight_count:,} weights, "
-          f"board {board.name} {board.part}); compile + C-sim {seconds:.1f} s")
+          f"board {board.name} {board.part}); compile + C-sim + RTL co-sim {seconds:.1f} s")
+    print(f"RTL: {cosim.cycles_per_image:.1f} cycles/image (folding model {cosim.model_cycles}), "
+          f"{cosim.frames_per_s:,.0f} frames/s at {cosim.clock_mhz:g} MHz, "
+          f"PE utilization {100 * cosim.pe_utilization:.1f}%, latency {cosim.latency_cycles} cycles")
     if bit_exact:
-        print(f"bit-exact: C-simulation == reference on all {csim.images} images "
+        print(f"bit-exact: C-simulation == RTL co-simulation == reference on all {csim.images} images "
               f"({reference.size:,} output integers, 0 mismatches)")
         return 0
-    print(f"NOT bit-exact: {csim.mismatches} mismatching integers")
-    for line in csim.first_mismatches[:10]:
+    print(f"NOT bit-exact: C-simulation {csim.mismatches}, RTL {cosim.mismatches} mismatching integers")
+    for line in [*csim.first_mismatches[:10], *cosim.first_mismatches[:10]]:
         print("  " + line)
     return 1
 

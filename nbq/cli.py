@@ -134,7 +134,10 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     out = Path(args.project)
     if not (out / "rtl").is_dir():
         raise NbqError(f"{out}: no RTL in this project; run `nbq compile ... --rtl` first")
-    return _report_cosim(_console(), run_cosim(out, waves=args.waves))
+    console = _console()
+    with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
+        result = run_cosim(out, waves=args.waves, progress=lambda msg: (status.update(msg), console.log(msg)))
+    return _report_cosim(console, result)
 
 
 def cmd_csim(args: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def compile_model(
     step = progress or (lambda _msg: None)
     step("importing ONNX")
     graph = import_onnx(model)
-    step("running passes (ranges, thresholds, layout)")
+    step("running passes (ranges, thresholds, layout, folding)")
     graph = run_passes(graph)
     step("computing golden vectors with the reference executor")
     if test_inputs is None:
@@ -82,7 +82,7 @@ def compile_model(
         from nbq.sim.cosim import run_cosim
 
         step("co-simulating the RTL (cocotb + Verilator)")
-        result.cosim = run_cosim(Path(out_dir))
+        result.cosim = run_cosim(Path(out_dir), progress=lambda msg: step(f"  {msg}"))
     return result
 
 

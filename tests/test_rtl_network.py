@@ -98,6 +98,28 @@ def test_binary_complex_cnn_cosim(tmp_path):
     assert engines == ["svpe", "cxnor", "cxnor", "xnor"]  # real first layer, complex convs, binary classifier
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["paper_cifar", "bcnn_nin"])
+def test_paper_networks_cosim(tmp_path, name):
+    """The paper's CIFAR shape (width 1/8, 3-bit po2) and the complex NIN-like BCNN as whole RTL networks:
+    bit-exact on a few random/adversarial images, at the model's rate."""
+    from nbq.modelgen import bcnn_nin, paper_cifar_po2
+
+    model = paper_cifar_po2(0.125) if name == "paper_cifar" else bcnn_nin(0.125)
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    graph = choose_folding(lower(tmp_path / "m.onnx"))
+    x = adversarial_inputs(graph, 1)  # all-max, all-min, checkerboard and one random image
+    write_rtl_project(graph, load_board("zcu102"), tmp_path / "out", x, reference.run_int(graph, x))
+    result = run_cosim(tmp_path / "out", opt="-O0", stress=False)
+    assert result.passed and result.images == len(x) == 4, "\n".join(result.first_mismatches)
+    model_ii = analytical_ii(graph)
+    assert abs(result.cycles_per_image - model_ii) <= 0.10 * model_ii, (result.cycles_per_image, model_ii)
+    assert result.pe_utilization >= 0.85, result.layer_utilization
+    engines = {la["engine"] for la in json.loads((tmp_path / "out" / "rtl" / MANIFEST).read_text())["layers"]}
+    # BCNN: the real image layer and the classifier on pooled sums are po2/integer (svpe), the rest complex
+    assert engines == ({"svpe"} if name == "paper_cifar" else {"svpe", "cxnor"}), engines
+
+
 def _random_graphs(work: Path) -> list[ir.Graph]:
     """Six random po2 CNNs (some with binary activations), two MLPs and a residual block (fork + Add),
     folded to at most 64 lanes."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,8 +140,12 @@ def _interval(out_cycles: list[int], beats: int, images: int) -> tuple[float, fl
 
 
 def run_cosim(project_dir: Path, waves: bool = False, stress: bool = True, max_images: int | None = None,
-              opt: str = "-O0") -> CosimResult:
-    """Co-simulate an RTL project with its golden vectors; see the module docstring."""
+              opt: str = "-O0", progress: Callable[[str], None] | None = None) -> CosimResult:
+    """Co-simulate an RTL project with its golden vectors; see the module docstring.
+
+    progress: called with a short message before the (possibly long) build and simulation steps.
+    """
+    step = progress or (lambda _msg: None)
     start = time.perf_counter()
     require_tools()
     manifest_path = find_manifest(project_dir)
@@ -162,6 +167,8 @@ def run_cosim(project_dir: Path, waves: bool = False, stress: bool = True, max_i
     build_dir = rtl / ("sim_build_waves" if waves else "sim_build")
     stamp = build_dir / "nbq_build.stamp"
     before = stamp.read_text() if stamp.is_file() else None
+    step(f"building the simulation model of {len(sources)} SystemVerilog files (Verilator {opt}; cached after "
+         "the first build)")
     build(sources, top, build_dir, parameters={"MEM_DIR": f'"{rtl.resolve()}"'}, waves=waves, opt=opt)
     built = before != stamp.read_text()
 
@@ -182,6 +189,8 @@ def run_cosim(project_dir: Path, waves: bool = False, stress: bool = True, max_i
     model = int(m["model"]["ii_cycles"])
     plan = {"clock": "ap_clk", "reset": "ap_rst_n", "seed": 1, "phases": phases,
             "max_cycles": (n + 8) * model * 8 + 20_000}
+    step(f"simulating {n} images back to back (~{n * model:,} cycles), then {k} under random bubbles and "
+         "backpressure")
     res = run_plan(build_dir, top, plan, rtl / "sim_run", waves=waves)
 
     notes: list[str] = []

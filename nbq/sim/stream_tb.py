@@ -137,7 +137,8 @@ async def _phase(dut, clock, phase: dict, rng: random.Random, max_cycles: int) -
 
 @cocotb.test()
 async def run_plan(dut) -> None:
-    plan = json.loads(open(os.environ["NBQ_TB_PLAN"]).read())
+    with open(os.environ["NBQ_TB_PLAN"]) as f:
+        plan = json.load(f)
     clock = getattr(dut, plan.get("clock", "clk"))
     reset = getattr(dut, plan.get("reset", "rst_n"))
     active_low = bool(plan.get("reset_active_low", True))
