@@ -36,8 +36,12 @@ def _check_legal(graph: ir.Graph) -> None:
             ocg, k = ocg // 2, k // 2
         assert ocg % f["pe"] == 0 and k % f["simd"] == 0, (layer.name, f)
         assert f["sf"] == k // f["simd"]
-        assert f["cycles"] == pixels * f["nf"] * f["sf"]
-        assert f["macs"] == f["mac_units"] * f["cycles"]
+        if f["complex"]:  # real and imaginary words leave one after the other: >= 2 * NF cycles a pixel
+            assert f["cycles"] == pixels * max(f["nf"] * f["sf"], 2 * f["nf"])
+            assert f["macs"] <= f["mac_units"] * f["cycles"]
+        else:
+            assert f["cycles"] == pixels * f["nf"] * f["sf"]
+            assert f["macs"] == f["mac_units"] * f["cycles"]
 
 
 def test_demo_is_balanced_within_budget():
@@ -97,3 +101,22 @@ def test_random_networks_fold_legally(tmp_path):
         assert folded.meta["folding"]["lanes"] <= 32 or all(
             layer.folding["lanes"] == 1 for layer in folded.layers if isinstance(layer, ir.Conv | ir.Dense))
         assert all(getattr(layer, "folding", None) is None for layer in graph.layers)  # input left untouched
+
+
+@pytest.mark.parametrize("target", [None, 64, 256, 1024])
+def test_complex_layers_avoid_idle_single_fold_options(target, tmp_path):
+    """A complex SF = 1 fold is no faster than SF = 2 (two output words per fold), so with K >= 2 the pass
+    never pays for it: every complex layer keeps SF >= 2 or runs at the rate of its cheapest option."""
+    from nbq.modelgen import bcnn_nin
+
+    onnx.save(bcnn_nin(0.125), str(tmp_path / "nin.onnx"))
+    graph = choose_folding(lower(tmp_path / "nin.onnx"), target_cycles=target)
+    _check_legal(graph)
+    complex_layers = [la for la in graph.layers if isinstance(la, ir.Conv) and la.folding["complex"]]
+    assert complex_layers
+    for layer in complex_layers:
+        f = layer.folding
+        pixels, _, k = _work(graph, layer)
+        if f["sf"] == 1 and k // 2 >= 2:
+            # the same cycles with half the SIMD lanes would have been chosen instead
+            assert f["simd"] % 2 == 1, f

@@ -27,12 +27,15 @@ The rule:
 Binary convolutions whose weights have the complex block form
 [[A, -B], [B, A]] over binary inputs are marked complex: their PE counts
 complex output channels (two real ones each) and SIMD complex inputs, and
-one complex lane does four binary products (A and B stored once).
+one complex lane does four binary products (A and B stored once).  A complex
+fold's real and imaginary parts leave as two words, so such a layer takes
+pixels * max(NF * SF, 2 * NF) cycles: SF = 1 foldings are no faster than SF = 2.
 
 The result goes on each layer as `layer.folding`, a dict both backends read:
 pe, simd, nf (= OC / PE, complex: OC / 2 / PE), sf (= K / SIMD), cycles,
 lanes (= pe * simd), mac_units (products per cycle: lanes, x4 when complex),
-macs (useful products per image, = mac_units * cycles), complex; and on graph.meta["folding"]:
+macs (useful products per image, = mac_units * cycles unless a complex SF = 1 fold
+idles), complex; and on graph.meta["folding"]:
 target_cycles, floor_cycles, ii_cycles (the slowest layer or the floor), lanes.
 """
 
@@ -72,15 +75,27 @@ class _Work:
 
     @cached_property
     def _neg_cycles(self) -> list[int]:
-        return [-self.cycles(lanes) for lanes, _, _ in self.options]  # ascending: more lanes, fewer cycles
+        return [-self.cycles(pe, simd) for _, pe, simd in self.options]  # real: more lanes, fewer cycles
 
-    def cycles(self, lanes: int) -> int:
-        return self.work // lanes
+    def cycles(self, pe: int, simd: int) -> int:
+        """Cycles per image.  A complex fold emits its PE real and PE imaginary parts as two words, so
+        a pixel takes at least 2 * NF cycles even when SF = 1."""
+        if self.complex_:
+            nf, sf = self.oc // pe, self.k // simd
+            return self.pixels * max(nf * sf, 2 * nf)
+        return self.work // (pe * simd)
 
     def best(self, target: int) -> tuple[int, int, int]:
         """(lanes, pe, simd) with the fewest lanes meeting `target` cycles (the fastest option otherwise)."""
+        if self.complex_:  # cycles are not monotone in the lane count: scan
+            fits = [o for o in self.options if self.cycles(o[1], o[2]) <= target]
+            return fits[0] if fits else min(self.options, key=lambda o: (self.cycles(o[1], o[2]), o))
         i = bisect_left(self._neg_cycles, -target)
         return self.options[min(i, len(self.options) - 1)]
+
+    def best_cycles(self, target: int) -> int:
+        _, pe, simd = self.best(target)
+        return self.cycles(pe, simd)
 
 
 def is_complex_conv(layer: ir.Conv, x: ir.Tensor) -> bool:
@@ -141,14 +156,14 @@ def choose_folding(
     balanced = [w for w in works if isinstance(w.layer, ir.Conv)] or works
 
     def ii(target: int) -> int:
-        return max([floor] + [w.cycles(w.best(target)[0]) for w in works])
+        return max([floor] + [w.best_cycles(target) for w in works])
 
     def worst_util(target: int) -> float:
         period = ii(target)
-        return min(w.cycles(w.best(target)[0]) / period for w in balanced)
+        return min(w.work / (w.best(target)[0] * period) for w in balanced)
 
-    candidates = sorted({floor} | {w.cycles(lanes) for w in works for lanes, _, _ in w.options
-                                   if w.cycles(lanes) >= floor})
+    candidates = sorted({floor} | {c for w in works for _, pe, simd in w.options
+                                   if (c := w.cycles(pe, simd)) >= floor})
     if target_cycles is not None:
         target = max(int(target_cycles), floor)
     else:
@@ -163,7 +178,7 @@ def choose_folding(
         total += lanes
         per_lane = 4 if w.complex_ else 1  # a complex lane does four binary products
         w.layer.folding = {
-            "pe": pe, "simd": simd, "nf": w.oc // pe, "sf": w.k // simd, "cycles": w.cycles(lanes),
+            "pe": pe, "simd": simd, "nf": w.oc // pe, "sf": w.k // simd, "cycles": w.cycles(pe, simd),
             "lanes": lanes, "mac_units": lanes * per_lane, "macs": w.work * per_lane, "complex": w.complex_,
         }  # fmt: skip
     g.meta["folding"] = {"target_cycles": target, "floor_cycles": floor, "ii_cycles": ii(target), "lanes": total}
