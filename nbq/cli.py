@@ -11,6 +11,7 @@ from pathlib import Path
 from nbq.errors import NbqError
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+WAVES_DEFAULT_IMAGES = 8
 
 
 def _console():
@@ -123,6 +124,8 @@ def _report_csim(console, res) -> int:
 def _report_cosim(console, res) -> int:
     color = "green" if res.passed else "red"
     console.print(f"[{color}]RTL co-simulation: {res.summary()}[/{color}]")
+    if res.waves is not None and Path(res.waves).is_file():
+        console.print(f"waveforms: {res.waves} ({Path(res.waves).stat().st_size / 2**20:,.1f} MiB, VCD)")
     for line in getattr(res, "first_mismatches", [])[:20]:
         console.print(f"  {line}")
     return EXIT_OK if res.passed else EXIT_FAIL
@@ -135,8 +138,14 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     if not (out / "rtl").is_dir():
         raise NbqError(f"{out}: no RTL in this project; run `nbq compile ... --rtl` first")
     console = _console()
+    images = args.images
+    if args.waves and images is None:
+        images = WAVES_DEFAULT_IMAGES  # a VCD of every signal grows ~7 MB per image of the demo model
+    if images is not None and images < 1:
+        raise NbqError(f"--images must be at least 1, got {images}")
     with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
-        result = run_cosim(out, waves=args.waves, progress=lambda msg: (status.update(msg), console.log(msg)))
+        result = run_cosim(out, waves=args.waves, max_images=images,
+                           progress=lambda msg: (status.update(msg), console.log(msg)))
     return _report_cosim(console, result)
 
 
@@ -233,7 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Stream the golden vectors through the generated RTL network and report "
                        "pass/fail, cycles per image, frames/s at the board clock and PE utilisation.")
     p.add_argument("project", help="folder written by `nbq compile --rtl`")
-    p.add_argument("--waves", action="store_true", help="also dump waveforms (FST)")
+    p.add_argument("--waves", action="store_true",
+                   help=f"also dump every signal to OUT/rtl/sim_run/dump.vcd (first {WAVES_DEFAULT_IMAGES} images "
+                        "unless --images says otherwise)")
+    p.add_argument("--images", type=int, metavar="N", help="co-simulate only the first N golden images [all]")
     p.set_defaults(func=cmd_cosim)
 
     p = sub.add_parser("build", help="run a project's Vitis/Vivado/XRT step (make TARGET), checking tools first",

@@ -18,6 +18,16 @@ def test_compile_with_cosim_then_cosim_command(tmp_path, capsys):
     assert (out / "rtl").is_dir() and (out / "nbq_project.json").is_file()
     assert main(["cosim", str(out)]) == 0
     assert "PE utilization" in capsys.readouterr().out
+    # waveforms: only the first images by default, the file is named
+    assert main(["cosim", str(out), "--waves", "--images", "2"]) == 0
+    text = capsys.readouterr().out
+    vcd = out / "rtl" / "sim_run" / "dump.vcd"
+    assert "2 images, 0 mismatches" in text and "waveforms:" in text and vcd.is_file()
+    data = vcd.read_bytes()
+    assert data.startswith(b"$version") and b"ap_clk" in data[:100_000] and b"$enddefinitions" in data
+    last_time = max(int(line[1:]) for line in data[-20_000:].splitlines() if line[:1] == b"#" and line[1:].isdigit())
+    assert last_time >= 2 * 128 * 10_000  # ps: at least two images' worth of 10 ns cycles were traced
+    assert main(["cosim", str(out), "--images", "0"]) == 2
 
 
 def test_cosim_without_rtl_is_a_one_line_error(tmp_path, capsys):

@@ -1,4 +1,5 @@
-// Reduction trees shared by the engines: a balanced adder tree and a popcount.
+// Reduction trees shared by the engines: a balanced adder tree, a popcount and the
+// product-engine row (row_dot).
 //
 // Both are written as explicit balanced binary trees, so the synthesized depth
 // is ceil(log2 N) adders whatever the tool's expression balancing does.  Adders are bound to fabric (LUT + carry chain): the
@@ -7,6 +8,7 @@
 #define NBQ_ARITH_H
 
 #include "common.h"
+#include "vec.h"
 
 namespace nbq {
 
@@ -46,6 +48,20 @@ struct popcount {
         return adder_tree<count_t, N>::sum(counts);
     }
 };
+
+// One PE row of a product engine: sum_s ENGINE::term(codes[s], x[s]) through the
+// adder tree.  SVPE and VPE differ only in `term` (shift-negate vs multiply).
+template <class ENGINE, class ACC, class X, int SIMD>
+NBQ_INLINE ACC row_dot(const ap_uint<ENGINE::CODE_BITS>* codes, const vec<X, SIMD>& x) {
+#pragma HLS INLINE
+    ACC terms[SIMD];
+#pragma HLS ARRAY_PARTITION variable = terms complete
+    for (int s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+        terms[s] = ENGINE::template term<ACC>(codes[s], x[s]);
+    }
+    return adder_tree<ACC, SIMD>::sum(terms);
+}
 
 }  // namespace nbq
 

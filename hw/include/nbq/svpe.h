@@ -48,13 +48,7 @@ struct svpe {
     template <class ACC, class X, int SIMD>
     static NBQ_INLINE ACC dot(const ap_uint<N>* codes, const vec<X, SIMD>& x) {
 #pragma HLS INLINE
-        ACC terms[SIMD];
-#pragma HLS ARRAY_PARTITION variable = terms complete
-        for (int s = 0; s < SIMD; s++) {
-#pragma HLS UNROLL
-            terms[s] = term<ACC>(codes[s], x[s]);
-        }
-        return adder_tree<ACC, SIMD>::sum(terms);
+        return row_dot<svpe<N>, ACC, X, SIMD>(codes, x);
     }
 };
 
@@ -78,13 +72,7 @@ struct svpe<1> {
     template <class ACC, class X, int SIMD>
     static NBQ_INLINE ACC dot(const ap_uint<1>* codes, const vec<X, SIMD>& x) {
 #pragma HLS INLINE
-        ACC terms[SIMD];
-#pragma HLS ARRAY_PARTITION variable = terms complete
-        for (int s = 0; s < SIMD; s++) {
-#pragma HLS UNROLL
-            terms[s] = term<ACC>(codes[s], x[s]);
-        }
-        return adder_tree<ACC, SIMD>::sum(terms);
+        return row_dot<svpe<1>, ACC, X, SIMD>(codes, x);
     }
 };
 

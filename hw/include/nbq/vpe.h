@@ -31,13 +31,7 @@ struct vpe {
     template <class ACC, class X, int SIMD>
     static NBQ_INLINE ACC dot(const ap_uint<WB>* codes, const vec<X, SIMD>& x) {
 #pragma HLS INLINE
-        ACC terms[SIMD];
-#pragma HLS ARRAY_PARTITION variable = terms complete
-        for (int s = 0; s < SIMD; s++) {
-#pragma HLS UNROLL
-            terms[s] = term<ACC>(codes[s], x[s]);
-        }
-        return adder_tree<ACC, SIMD>::sum(terms);
+        return row_dot<vpe<WB>, ACC, X, SIMD>(codes, x);
     }
 };
 
