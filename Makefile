@@ -35,8 +35,11 @@ test: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check nbq tests examples bench
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# the hardware-facing benchmarks; the training ones (accuracy, train_memory) run alone: python bench/NAME.py
 bench: $(VENV)/.stamp-test
 	$(PY) bench/compile_time.py
+	$(PY) bench/csim_speed.py
+	$(PY) bench/cosim_speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_out

@@ -3,10 +3,11 @@
 Compiles examples/digits_po2_cnn.onnx to RTL for the ZCU102 with the digits test
 set (450 images; random images if scikit-learn is missing) as golden vectors,
 co-simulates it twice - a cold run (Verilator build included) and a warm run
-(cached build) - for each C++ optimisation level, and writes
-bench/results/cosim_speed.md.
+(cached build) - for each C++ optimisation level; then the paper-shaped networks
+(nbq.modelgen: the n-BQ-NN CIFAR network and the complex NIN-like BCNN, width 1/8)
+on a few random/adversarial images; writes bench/results/cosim_speed.md.
 
-Usage: python bench/cosim_speed.py [--images N] [--opt -O0 -O1 ...]
+Usage: python bench/cosim_speed.py [--images N] [--opt -O0 -O1 ...] [--no-networks]
 """
 
 from __future__ import annotations
@@ -45,10 +46,42 @@ def golden_inputs(graph, n: int) -> tuple[np.ndarray, str]:
     return reference.quantize_input(graph, x[:n]), "sklearn digits images"
 
 
+def network_table(board) -> list[str]:
+    """The paper-shaped networks at width 1/8: one cold -O0 co-simulation each on 4 images."""
+    import onnx
+
+    from nbq.modelgen import bcnn_nin, paper_cifar_po2
+
+    nets = [("n-BQ-NN CIFAR network (Table I), 3-bit po2, width 1/8", paper_cifar_po2(0.125)),
+            ("complex NIN-like BCNN, width 1/8", bcnn_nin(0.125))]
+    lines = ["", "Paper-shaped networks (`nbq.modelgen`), 4 random/adversarial images each, `-O0`, cold:", "",
+             "| network | MACs/image | cycles/image | model | frames/s at 200 MHz | PE utilization | "
+             "build + sim wall (s) | bit-exact |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for label, model in nets:
+        work = Path(tempfile.mkdtemp(prefix="nbq_cosim_net_"))
+        try:
+            onnx.save(model, str(work / "m.onnx"))
+            graph = choose_folding(lower(work / "m.onnx"))
+            x = adversarial_inputs(graph, 1)
+            write_rtl_project(graph, board, work / "out", x, reference.run_int(graph, x))
+            start = time.perf_counter()
+            r = run_cosim(work / "out", opt="-O0", stress=False)
+            wall = time.perf_counter() - start
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        macs = sum(la.folding["macs"] for la in graph.layers if getattr(la, "folding", None))
+        print(f"{label}: {r.summary()}, wall {wall:.1f} s", flush=True)
+        lines.append(f"| {label} | {macs:,} | {r.cycles_per_image:,.0f} | {r.model_cycles:,} | "
+                     f"{r.frames_per_s:,.0f} | {100 * r.pe_utilization:.1f}% | {wall:.1f} | "
+                     f"{'yes' if r.passed else 'NO'} ({r.mismatches} mismatches) |")
+    return lines + [""]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=450)
     ap.add_argument("--opt", nargs="+", default=["-O0", "-O1"])
+    ap.add_argument("--no-networks", action="store_true", help="skip the paper-shaped networks")
     args = ap.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     graph = choose_folding(lower(MODEL))
@@ -96,6 +129,8 @@ def main() -> int:
         "(throughput, then the first images again with random bubbles and backpressure).",
         "",
     ]
+    if not args.no_networks:
+        lines += network_table(board)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines))
     print(f"wrote {RESULTS.relative_to(ROOT)}")
