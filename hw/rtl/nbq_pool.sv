@@ -23,8 +23,6 @@ module nbq_pool #(
 );
   localparam int XW = ((IN_BITS + 1) > OUT_BITS) ? IN_BITS + 1 : OUT_BITS;  // signed working width
 
-  wire en = !out_valid || out_ready;
-  assign in_ready = en;
 
   logic [ELEMS*OUT_BITS-1:0] result;
   for (genvar c = 0; c < ELEMS; c++) begin : g_ch
@@ -50,12 +48,7 @@ module nbq_pool #(
     end
   end
 
-  always_ff @(posedge clk) begin
-    if (en && in_valid) out_data <= result;
-  end
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) out_valid <= 1'b0;
-    else if (en) out_valid <= in_valid;
-  end
+  nbq_stage_reg #(.W(ELEMS*OUT_BITS)) u_reg (
+      .clk, .rst_n, .in_valid, .in_ready, .in_data(result), .out_valid, .out_ready, .out_data
+  );
 endmodule

@@ -50,8 +50,6 @@ module nbq_threshold #(
       .clk, .en(1'b1), .addr(nf), .q(row)
   );
 
-  wire en = !out_valid || out_ready;
-  assign in_ready = en;
 
   logic [LANES*OUT_BITS-1:0] result;
   for (genvar p = 0; p < LANES; p++) begin : g_lane
@@ -68,17 +66,13 @@ module nbq_threshold #(
     assign result[p*OUT_BITS+:OUT_BITS] = OUT_BITS'(OUT_LO) + times_step(n);
   end
 
-  always_ff @(posedge clk) begin
-    if (en && in_valid) out_data <= result;
-  end
+  nbq_stage_reg #(.W(LANES*OUT_BITS)) u_reg (
+      .clk, .rst_n, .in_valid, .in_ready, .in_data(result), .out_valid, .out_ready, .out_data
+  );
 
+  // the table row of the next beat: its neuron fold
   always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      out_valid <= 1'b0;
-      nf <= '0;
-    end else if (en) begin
-      out_valid <= in_valid;
-      if (in_valid) nf <= (nf == FW'(NF - 1)) ? '0 : nf + 1'b1;
-    end
+    if (!rst_n) nf <= '0;
+    else if (in_valid && in_ready) nf <= (nf == FW'(NF - 1)) ? '0 : nf + 1'b1;
   end
 endmodule
