@@ -69,7 +69,7 @@ def network_table(board) -> list[str]:
             wall = time.perf_counter() - start
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        macs = sum(la.folding["macs"] for la in graph.layers if getattr(la, "folding", None))
+        macs = sum(la.folding.macs for la in graph.layers if getattr(la, "folding", None))
         print(f"{label}: {r.summary()}, wall {wall:.1f} s", flush=True)
         lines.append(f"| {label} | {macs:,} | {r.cycles_per_image:,.0f} | {r.model_cycles:,} | "
                      f"{r.frames_per_s:,.0f} | {100 * r.pe_utilization:.1f}% | {wall:.1f} | "

@@ -1,4 +1,4 @@
-"""The pipeline: ONNX -> IR -> passes -> golden vectors -> HLS project -> (C-simulation)."""
+"""The pipeline: ONNX -> IR -> passes -> hardware plan -> golden vectors -> HLS project [+ RTL] -> (simulation)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from nbq.errors import NbqError
 from nbq.frontend.onnx_import import import_onnx
 from nbq.golden import adversarial_inputs
 from nbq.passes import run_passes
+from nbq.plan import HardwarePlan, check_engine_option, plan_hardware
 
 Progress = Callable[[str], None]
 
@@ -26,6 +27,7 @@ def lower(path: str | Path) -> ir.Graph:
 @dataclass
 class CompileResult:
     graph: ir.Graph
+    plan: HardwarePlan
     out_dir: Path
     files: list[Path]
     golden_inputs: np.ndarray
@@ -53,10 +55,13 @@ def compile_model(
     engine: "svpe" (shift-add, no DSP) or "vpe" (16-bit multipliers) for power-of-two layers.
     """
     step = progress or (lambda _msg: None)
+    check_engine_option(engine)
     step("importing ONNX")
     graph = import_onnx(model)
-    step("running passes (ranges, thresholds, layout, folding)")
+    step("running passes (ranges, thresholds, layout, fusion, folding)")
     graph = run_passes(graph)
+    step("planning the hardware (engines, ROMs, thresholds, cycles)")
+    plan = plan_hardware(graph, board, engine)
     step("computing golden vectors with the reference executor")
     if test_inputs is None:
         x_int = adversarial_inputs(graph)
@@ -66,13 +71,13 @@ def compile_model(
     step("writing the HLS project")
     from nbq.backends.hls import write_hls_project  # after the import so model errors come first
 
-    files = write_hls_project(graph, board, Path(out_dir), x_int, golden, engine=engine)
-    result = CompileResult(graph, Path(out_dir), files, x_int, golden)
+    files = write_hls_project(plan, Path(out_dir), x_int, golden)
+    result = CompileResult(graph, plan, Path(out_dir), files, x_int, golden)
     if rtl or cosim:
         from nbq.backends.rtl import write_rtl_project  # after the HLS writer, which swaps out_dir whole
 
         step("writing the RTL network")
-        result.files = sorted(result.files + write_rtl_project(graph, board, Path(out_dir), x_int, golden))
+        result.files = sorted(result.files + write_rtl_project(plan, Path(out_dir), x_int, golden))
     if csim:
         from nbq.sim.csim import run_csim
 

@@ -11,3 +11,7 @@ class UnsupportedModelError(NbqError):
 
 class ToolNotFoundError(NbqError):
     """An external tool (g++, Vitis, Verilator) is missing."""
+
+
+class InternalError(Exception):
+    """A bug in nbq (e.g. a backend given a graph without a hardware plan): exit 3, not a user error."""

@@ -70,6 +70,38 @@ class Weights:
         return Po2Codebook(self.bits).max_shift if self.kind == "po2" else 0
 
 
+@dataclass(frozen=True)
+class Fold:
+    """How a Conv/Dense layer is folded onto an engine array (set by nbq.passes.folding).
+
+    PE output channels x SIMD inputs per cycle; NF = OC / PE neuron folds (complex: OC / 2 / PE)
+    and SF = K / SIMD synapse folds per output pixel.  A complex layer's PE and SIMD count
+    complex channels, and one complex lane does four binary products.
+    """
+
+    pe: int
+    simd: int
+    nf: int
+    sf: int
+    pixels: int  # output pixels per image (Dense: 1)
+    cycles: int  # cycles per image of the MVAU
+    complex: bool = False
+
+    @property
+    def lanes(self) -> int:
+        return self.pe * self.simd
+
+    @property
+    def mac_units(self) -> int:
+        """Products per cycle (a complex lane does four)."""
+        return self.lanes * (4 if self.complex else 1)
+
+    @property
+    def macs(self) -> int:
+        """Useful products per image."""
+        return self.pixels * self.nf * self.sf * self.mac_units
+
+
 @dataclass
 class Layer:
     name: str
@@ -87,7 +119,8 @@ class Conv(Layer):
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, bottom, right
     dilations: tuple[int, int] = (1, 1)
     groups: int = 1
-    folding: dict | None = None  # set by nbq.passes.folding: {"pe", "simd", "nf", "sf", "cycles", ...}
+    folding: Fold | None = None  # set by nbq.passes.folding
+    fused_threshold: str | None = None  # name of the Threshold fused into this MVAU (nbq.passes.fusion)
     op = "Conv"
 
 
@@ -98,7 +131,8 @@ class Dense(Layer):
     # set by the layout pass: the (C, H, W) the input was flattened from, so the
     # backend can reorder columns for a channels-last stream
     flattened_from: tuple[int, int, int] | None = None
-    folding: dict | None = None  # set by nbq.passes.folding (see Conv)
+    folding: Fold | None = None  # set by nbq.passes.folding
+    fused_threshold: str | None = None  # see Conv
     op = "Dense"
 
 
@@ -134,6 +168,7 @@ class Threshold(Layer):
     direction: np.ndarray  # int8 (C,)
     out_lo: int = 0
     step: int = 1
+    fused_into: str | None = None  # the Conv/Dense that computes it in hardware (nbq.passes.fusion)
     op = "Threshold"
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nbq import ir, reference
-from nbq.backends.hls.layout import stream_layouts, to_stream
+from nbq.plan.layout import stream_layouts, to_stream
 from nbq.backends.hls.project import core_code
 from nbq.backends.hls.streams import live_layers
 from nbq.resources import data_dir

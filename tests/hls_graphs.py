@@ -8,6 +8,7 @@ import numpy as np
 
 from nbq import ir, reference
 from nbq.formats import Po2Codebook
+from nbq.passes.folding import fold_for
 
 
 class GraphMaker:
@@ -257,9 +258,9 @@ def set_folding(graph: ir.Graph, layer_name: str, pe: int, simd: int, complex_: 
     """Override the folding pass's choice for one layer (tests pick random legal foldings)."""
     for layer in graph.layers:
         if layer.name == layer_name:
-            old = layer.folding or {}
-            layer.folding = {**old, "pe": pe, "simd": simd, "complex": old.get("complex", False) if complex_ is None
-                             else complex_}  # fmt: skip
+            if complex_ is None:
+                complex_ = layer.folding.complex if layer.folding is not None else False
+            layer.folding = fold_for(graph, layer, pe, simd, complex_)
             return graph
     raise KeyError(layer_name)
 

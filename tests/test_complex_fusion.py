@@ -88,7 +88,7 @@ def test_four_convs_fuse_and_stay_exact(tmp_path, real_input):
     ints = reference.run(graph, x)
     np.testing.assert_array_equal(ints[graph.outputs[0]], _ort(model, x).astype(np.int64))
     if not real_input:  # a binary [[A, -B], [B, A]] conv on +-1 inputs runs on the complex engine
-        assert is_complex_conv(conv, graph.tensors[conv.inputs[0]]) and conv.folding["complex"]
+        assert is_complex_conv(conv, graph.tensors[conv.inputs[0]]) and conv.folding.complex
 
 
 @pytest.mark.parametrize("tamper", ["other_a", "stride"])

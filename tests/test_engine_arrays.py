@@ -184,7 +184,7 @@ def test_binary_complex_array(tmp_path):
             m.threshold(levels=1, out_lo=-1, step=2)
         g = m.graph()
         conv = next(layer for layer in g.layers if isinstance(layer, ir.Conv))
-        assert conv.folding["complex"], "the folding pass recognises the block form"
+        assert conv.folding.complex, "the folding pass recognises the block form"
         _random_fold(rng, g, conv, complex_=True)
         cases.append(Case(name, g, np.stack(images(g.tensors["input"], rng, 4))))
     _check_engine(cases, "cxnor")

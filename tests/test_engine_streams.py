@@ -70,7 +70,7 @@ def test_line_buffer_windows(tmp_path):
         cases.append(Case(f"win{i}", g, np.stack(images(g.tensors["input"], rng))))
     convs = [layer for c in cases for layer in c.graph.layers if isinstance(layer, ir.Conv) and
              not layer.name.startswith("ident")]  # fmt: skip
-    simd_splits_taps = [c for c in convs if c.folding["simd"] > c.weights.ints.shape[1]]
+    simd_splits_taps = [c for c in convs if c.folding.simd > c.weights.ints.shape[1]]
     assert len(simd_splits_taps) >= 5 and sum(max(c.dilations) > 1 for c in convs) >= 10
     _assert_batch(cases, tmp_path)
 

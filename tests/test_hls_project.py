@@ -15,7 +15,7 @@ from hls_graphs import GraphMaker, cnn_mixed, fanout, golden, mlp_binary, residu
 
 from nbq import ir, reference
 from nbq.backends.hls import project_files, write_hls_project
-from nbq.backends.hls.layout import stream_order
+from nbq.plan.layout import stream_order
 from nbq.boards import load_board
 from nbq.errors import NbqError, UnsupportedModelError
 from nbq.formats import Po2Codebook, int_weight_values, unpack_codes

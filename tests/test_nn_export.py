@@ -109,7 +109,7 @@ def test_complex_forms_compile_to_the_same_graph(digits, tmp_path):
         if a.op in ("Conv", "Dense"):
             np.testing.assert_array_equal(a.weights.ints, b.weights.ints)
             assert a.folding == b.folding
-    assert any(la.folding.get("complex") for la in four.layers if la.op == "Conv")
+    assert any(la.folding.complex for la in four.layers if la.op == "Conv")
 
 
 @pytest.mark.parametrize("form", ["four_convs", "block"])

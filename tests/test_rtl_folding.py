@@ -32,16 +32,16 @@ def _check_legal(graph: ir.Graph) -> None:
             continue
         f = layer.folding
         pixels, ocg, k = _work(graph, layer)
-        if f["complex"]:
+        if f.complex:
             ocg, k = ocg // 2, k // 2
-        assert ocg % f["pe"] == 0 and k % f["simd"] == 0, (layer.name, f)
-        assert f["sf"] == k // f["simd"]
-        if f["complex"]:  # real and imaginary words leave one after the other: >= 2 * NF cycles a pixel
-            assert f["cycles"] == pixels * max(f["nf"] * f["sf"], 2 * f["nf"])
-            assert f["macs"] <= f["mac_units"] * f["cycles"]
+        assert ocg % f.pe == 0 and k % f.simd == 0, (layer.name, f)
+        assert f.sf == k // f.simd
+        if f.complex:  # real and imaginary words leave one after the other: >= 2 * NF cycles a pixel
+            assert f.cycles == pixels * max(f.nf * f.sf, 2 * f.nf)
+            assert f.macs <= f.mac_units * f.cycles
         else:
-            assert f["cycles"] == pixels * f["nf"] * f["sf"]
-            assert f["macs"] == f["mac_units"] * f["cycles"]
+            assert f.cycles == pixels * f.nf * f.sf
+            assert f.macs == f.mac_units * f.cycles
 
 
 def test_demo_is_balanced_within_budget():
@@ -51,7 +51,7 @@ def test_demo_is_balanced_within_budget():
     assert meta["lanes"] <= 1024 and meta["ii_cycles"] >= meta["floor_cycles"] == 100  # 10x10 padded input
     for layer in graph.layers:
         if isinstance(layer, ir.Conv):
-            assert layer.folding["cycles"] >= 0.85 * meta["ii_cycles"], layer.folding
+            assert layer.folding.cycles >= 0.85 * meta["ii_cycles"], layer.folding
 
 
 @pytest.mark.parametrize("target", [100, 200, 576, 5000])
@@ -62,8 +62,8 @@ def test_target_cycles_are_met_with_fewest_lanes(target):
         if isinstance(layer, ir.Conv | ir.Dense):
             f = layer.folding
             _pixels, ocg, k = _work(graph, layer)
-            fastest = f["lanes"] == ocg * k  # fully unrolled: nothing faster exists
-            assert f["cycles"] <= max(target, graph.meta["folding"]["floor_cycles"]) or fastest, f
+            fastest = f.lanes == ocg * k  # fully unrolled: nothing faster exists
+            assert f.cycles <= max(target, graph.meta["folding"]["floor_cycles"]) or fastest, f
 
 
 def test_smaller_budget_means_slower_pipeline():
@@ -77,14 +77,14 @@ def test_complex_convolutions_are_detected(tmp_path):
     onnx.save(bcnn(0), str(tmp_path / "bcnn.onnx"))
     graph = choose_folding(lower(tmp_path / "bcnn.onnx"))
     _check_legal(graph)
-    flags = [layer.folding["complex"] for layer in graph.layers if isinstance(layer, ir.Conv | ir.Dense)]
+    flags = [layer.folding.complex for layer in graph.layers if isinstance(layer, ir.Conv | ir.Dense)]
     assert flags == [False, True, True, False]  # the first conv sees non-binary pixels
     conv = [layer for layer in graph.layers if isinstance(layer, ir.Conv)][1]
-    assert conv.folding["nf"] * conv.folding["pe"] == conv.weights.ints.shape[0] // 2
-    assert conv.folding["mac_units"] == 4 * conv.folding["lanes"]
+    assert conv.folding.nf * conv.folding.pe == conv.weights.ints.shape[0] // 2
+    assert conv.folding.mac_units == 4 * conv.folding.lanes
     # without detection the same layer folds as a real binary conv
     plain = choose_folding(lower(tmp_path / "bcnn.onnx"), detect_complex=False)
-    assert not any(layer.folding["complex"] for layer in plain.layers if isinstance(layer, ir.Conv | ir.Dense))
+    assert not any(layer.folding.complex for layer in plain.layers if isinstance(layer, ir.Conv | ir.Dense))
 
 
 def test_random_networks_fold_legally(tmp_path):
@@ -99,7 +99,7 @@ def test_random_networks_fold_legally(tmp_path):
         _check_legal(folded)
         assert folded.meta["folding"]["floor_cycles"] == floor_cycles(graph)
         assert folded.meta["folding"]["lanes"] <= 32 or all(
-            layer.folding["lanes"] == 1 for layer in folded.layers if isinstance(layer, ir.Conv | ir.Dense))
+            layer.folding.lanes == 1 for layer in folded.layers if isinstance(layer, ir.Conv | ir.Dense))
         assert all(getattr(layer, "folding", None) is None for layer in graph.layers)  # input left untouched
 
 
@@ -112,11 +112,11 @@ def test_complex_layers_avoid_idle_single_fold_options(target, tmp_path):
     onnx.save(bcnn_nin(0.125), str(tmp_path / "nin.onnx"))
     graph = choose_folding(lower(tmp_path / "nin.onnx"), target_cycles=target)
     _check_legal(graph)
-    complex_layers = [la for la in graph.layers if isinstance(la, ir.Conv) and la.folding["complex"]]
+    complex_layers = [la for la in graph.layers if isinstance(la, ir.Conv) and la.folding.complex]
     assert complex_layers
     for layer in complex_layers:
         f = layer.folding
         pixels, _, k = _work(graph, layer)
-        if f["sf"] == 1 and k // 2 >= 2:
+        if f.sf == 1 and k // 2 >= 2:
             # the same cycles with half the SIMD lanes would have been chosen instead
-            assert f["simd"] % 2 == 1, f
+            assert f.simd % 2 == 1, f

@@ -1,5 +1,5 @@
 """nbq_mvau (folded matrix-vector unit) with all four engines, grouped convolutions and the ROM layout
-written by the RTL backend (nbq.backends.rtl.mvau), vs numpy; random folding, data and handshakes."""
+planned by nbq.plan and printed by the RTL backend (nbq.backends.rtl.mvau), vs numpy; random folding, data and handshakes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 from rtl_tb.harness import Harness, Instance, pack, require_sim, stream
 
 from nbq.backends.rtl import memfiles
-from nbq.backends.rtl.mvau import CXNOR, SVPE, VPE, XNOR, acc_range, weight_rom
+from nbq.backends.rtl.mvau import CXNOR, SVPE, VPE, XNOR, weight_rom
 from nbq.formats import Po2Codebook
+from nbq.plan.arith import acc_range
 
 N_PARAMS = 24
 pytestmark = pytest.mark.usefixtures("sim_tools")
@@ -46,7 +47,7 @@ def _instance(rng, i: int, work) -> Instance:
         real = x @ a.T - y @ b.T
         imag = x @ b.T + y @ a.T
         nf, lanes = co // pe, 2 * pe
-        acc = acc_range(np.concatenate([a, b], axis=1), -1, 1)
+        acc = acc_range(np.concatenate([a, b], axis=1), -1, 1, None, 1)
         outs = [np.concatenate([real[n, f * pe:(f + 1) * pe], imag[n, f * pe:(f + 1) * pe]])
                 for n in range(n_vec) for f in range(nf)]
         words, width = weight_rom(a_bits, CXNOR, 1, pe, simd, b_codes=b_bits)
@@ -85,7 +86,7 @@ def _instance(rng, i: int, work) -> Instance:
                          ).sum(axis=1)
         nf, lanes = oc // pe, pe
         xlo, xhi = (int(v.min()), int(v.max())) if engine != XNOR else (-1, 1)
-        acc = acc_range(ints, min(xlo, 0), max(xhi, 0))
+        acc = acc_range(ints, min(xlo, 0), max(xhi, 0), None, 1)
         outs = [res[n, f * pe:(f + 1) * pe] for n in range(n_vec) for f in range(nf)]
         words, width = weight_rom(codes, engine, w_bits, pe, simd)
     acc_bits = max(acc.bits, 2)

@@ -52,7 +52,7 @@ def analytical_ii(graph: ir.Graph) -> int:
         if isinstance(layer, ir.Conv | ir.Dense):
             f = layer.folding
             out = pixels(layer.output) if isinstance(layer, ir.Conv) else 1
-            worst = max(worst, out * f["nf"] * f["sf"])
+            worst = max(worst, out * f.nf * f.sf)
         if isinstance(layer, ir.Conv | ir.MaxPool) and len(x) == 3:
             pt, pl, pb, pr = layer.pads
             worst = max(worst, (x[1] + pt + pb) * (x[2] + pl + pr))

@@ -29,8 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nbq.errors import NbqError
 from nbq.nn.layers import ActQuant, QBatchNorm, QConv2d, WeightSpec
 from nbq.nn.quant import reconstructed_weight, sign_ste
+from nbq.nn.stack import Stack, _ch
 
 BINARY = WeightSpec("binary", 1)
 
@@ -137,9 +139,6 @@ def bcnn_nin(cfg, in_shape=(3, 32, 32), classes: int = 10, width: float = 1.0, i
     block 3: 3×3-96, 1×1-96; global average pool; binary fc with bias.
     Channel counts are complex channels (×2 real channels), scaled by ``width``.
     """
-    from nbq.errors import NbqError
-    from nbq.nn.models import Stack, _ch
-
     if imag not in ("zero", "learned"):
         raise NbqError(f"unknown imaginary-part option {imag!r}; use zero or learned")
     s = Stack(cfg, in_shape)

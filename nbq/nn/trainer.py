@@ -13,6 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from nbq.nn.data import Split
+from nbq.nn.edge import GradFormat, make_memory_efficient
+from nbq.nn.edge.optim import make_optimizer  # re-exported: nbq.nn.trainer.make_optimizer
+from nbq.nn.loss import training_loss  # re-exported: nbq.nn.trainer.training_loss
 from nbq.nn.quant import AlphaSchedule, set_alpha
 
 
@@ -91,8 +94,6 @@ def train(
     total = epochs * steps_per_epoch
     schedule = AlphaSchedule(total, start=alpha_start)
     if memory_efficient or po2_grad:
-        from nbq.nn.edge import GradFormat, make_memory_efficient
-
         make_memory_efficient(model, GradFormat(po2=po2_grad))
     opt = make_optimizer(model, lr, weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total, 1))
@@ -136,24 +137,6 @@ def train(
     seconds = time.perf_counter() - t0
     return TrainResult(accuracy(model, data.x_test, data.y_test), accuracy(model, data.x_train, data.y_train),
                        epochs, seconds, history)
-
-
-def training_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the model's logits times ``model.logit_scale``.
-
-    Binary classifiers output integer sums of ±1 products (up to ±fan-in): the loss sees them
-    divided by a fixed temperature; argmax, the deployed output and the export are unchanged.
-    """
-    return F.cross_entropy(model(x) * float(getattr(model, "logit_scale", 1.0)), y)
-
-
-def make_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """Adam, or EdgeAdam (float16 state, packed binary gradients) for a memory-efficient model."""
-    if getattr(model, "memory_efficient", False):
-        from nbq.nn.edge import EdgeAdam
-
-        return EdgeAdam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:

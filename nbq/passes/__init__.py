@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from nbq import ir
 from nbq.passes.folding import choose_folding
+from nbq.passes.fusion import fuse_thresholds
 from nbq.passes.layout import assign_stream_layout
 from nbq.passes.ranges import infer_ranges
 from nbq.passes.thresholds import fold_thresholds
 
-PIPELINE = (infer_ranges, fold_thresholds, infer_ranges, assign_stream_layout, choose_folding)
+PIPELINE = (infer_ranges, fold_thresholds, infer_ranges, assign_stream_layout, fuse_thresholds, choose_folding)
 
 
 def run_passes(graph: ir.Graph) -> ir.Graph:
@@ -17,4 +18,6 @@ def run_passes(graph: ir.Graph) -> ir.Graph:
     return graph
 
 
-__all__ = ["run_passes", "infer_ranges", "fold_thresholds", "assign_stream_layout", "choose_folding"]
+__all__ = [
+    "run_passes", "infer_ranges", "fold_thresholds", "assign_stream_layout", "fuse_thresholds", "choose_folding",
+]

@@ -31,11 +31,8 @@ one complex lane does four binary products (A and B stored once).  A complex
 fold's real and imaginary parts leave as two words, so such a layer takes
 pixels * max(NF * SF, 2 * NF) cycles: SF = 1 foldings are no faster than SF = 2.
 
-The result goes on each layer as `layer.folding`, a dict both backends read:
-pe, simd, nf (= OC / PE, complex: OC / 2 / PE), sf (= K / SIMD), cycles,
-lanes (= pe * simd), mac_units (products per cycle: lanes, x4 when complex),
-macs (useful products per image, = mac_units * cycles unless a complex SF = 1 fold
-idles), complex; and on graph.meta["folding"]:
+The result goes on each layer as `layer.folding`, an `ir.Fold` record (PE, SIMD, NF, SF,
+pixels, cycles, complex) that the hardware plan (nbq.plan) reads; and on graph.meta["folding"]:
 target_cycles, floor_cycles, ii_cycles (the slowest layer or the floor), lanes.
 """
 
@@ -122,6 +119,24 @@ def _work(graph: ir.Graph, layer: ir.Conv | ir.Dense, detect_complex: bool) -> _
     return _Work(layer, pixels, oc, oc // layer.groups, kh * kw * icg, False)
 
 
+def _fold(w: _Work, pe: int, simd: int) -> ir.Fold:
+    return ir.Fold(pe=pe, simd=simd, nf=w.oc // pe, sf=w.k // simd, pixels=w.pixels, cycles=w.cycles(pe, simd),
+                   complex=w.complex_)
+
+
+def fold_for(graph: ir.Graph, layer: ir.Conv | ir.Dense, pe: int, simd: int, complex_: bool | None = None) -> ir.Fold:
+    """The Fold record of `layer` at (pe, simd) - e.g. a folding a user or a test chooses by hand.
+
+    complex_: None = detect the block form (as the pass does), False = fold as a real convolution.
+    """
+    w = _work(graph, layer, complex_ is not False)
+    if complex_ and not w.complex_:
+        raise ValueError(f"layer '{layer.name}' is not a complex convolution")
+    if pe < 1 or simd < 1 or w.oc_group % pe or w.k % simd:
+        raise ValueError(f"layer '{layer.name}': PE={pe}, SIMD={simd} do not divide {w.oc_group} and {w.k}")
+    return _fold(w, pe, simd)
+
+
 def floor_cycles(graph: ir.Graph) -> int:
     """Most beats any streaming stage moves per image (one pixel or vector per beat, one beat per cycle)."""
     def beats(name: str) -> int:
@@ -176,10 +191,6 @@ def choose_folding(
     for w in works:
         lanes, pe, simd = w.best(target)
         total += lanes
-        per_lane = 4 if w.complex_ else 1  # a complex lane does four binary products
-        w.layer.folding = {
-            "pe": pe, "simd": simd, "nf": w.oc // pe, "sf": w.k // simd, "cycles": w.cycles(pe, simd),
-            "lanes": lanes, "mac_units": lanes * per_lane, "macs": w.work * per_lane, "complex": w.complex_,
-        }  # fmt: skip
+        w.layer.folding = _fold(w, pe, simd)
     g.meta["folding"] = {"target_cycles": target, "floor_cycles": floor, "ii_cycles": ii(target), "lanes": total}
     return g

@@ -1,5 +1,7 @@
-"""Per-process template contexts: config structs, calls and constant arrays, all computed here.
+"""Per-process template contexts: config structs, calls and constant arrays, printed from the plan.
 
+Every design decision (engine, ROM rows, accumulator width, threshold tables, clamp bounds,
+cycles) comes from the hardware plan (nbq.plan); this module lays it out as C++ records.
 Conv and Dense (the engine arrays) live in mvau.py; this module holds the shared records, the
 element-wise and pooling layers, and the stream adapters (clone, regroup, port adapters).
 """
@@ -12,11 +14,12 @@ import numpy as np
 
 from nbq import ir
 from nbq.backends.hls.cxx import ap_type, int_literal, int_table, table_type
-from nbq.backends.hls.layout import Layout, stream_order
 from nbq.backends.hls.streams import Process, Stream, Wiring
 from nbq.backends.hls.window import Geometry
 from nbq.backends.names import NameTable, comment_text
-from nbq.errors import UnsupportedModelError
+from nbq.errors import InternalError, UnsupportedModelError
+from nbq.plan.layout import Layout
+from nbq.plan.records import HardwarePlan, LayerPlan, ThresholdTable
 
 
 @dataclass
@@ -34,6 +37,7 @@ class CArray:
     dims: str  # e.g. "[12]" or "[4][3]"
     body: str  # the initializer contents
     comment: str
+    storage: str | None = None  # the plan's memory kind for a ROM ("lutram", "bram", "uram")
 
 
 @dataclass
@@ -70,17 +74,17 @@ class ProcessCode:
 class LayerContext:
     """What every builder needs: the graph, its wiring, stream layouts, identifiers, the engine option."""
 
-    def __init__(self, graph: ir.Graph, wiring: Wiring, layouts: dict[str, Layout], engine: str = "svpe") -> None:
-        self.graph = graph
+    def __init__(self, plan: HardwarePlan, wiring: Wiring, layouts: dict[str, Layout]) -> None:
+        self.plan = plan
+        self.graph = plan.graph
         self.wiring = wiring
         self.layouts = layouts
-        self.engine = engine
         self.layer_ids = NameTable()
 
     def tensor(self, name: str) -> ir.Tensor:
         t = self.graph.tensors[name]
         if t.lo is None or t.hi is None:
-            raise UnsupportedModelError(f"tensor '{name}' has no proven range; run the nbq passes first")
+            raise InternalError(f"tensor '{name}' has no proven range: the passes did not run")
         return t
 
     def type_name(self, tensor: str) -> str:
@@ -108,14 +112,17 @@ def ll_const(name: str, value: int) -> tuple[str, str, str]:
     return ("long long", name, int_literal(value))
 
 
-def layer_info(layer: ir.Layer, ident: str, ctx: LayerContext, **extra: object) -> dict:
-    out = ctx.tensor(layer.output)
+def layer_info(unit: LayerPlan, ident: str, ctx: LayerContext, **extra: object) -> dict:
+    layer = unit.layer
+    out = ctx.tensor(unit.output)
     info = {
         "name": layer.name,
         "c_name": ident,
         "op": layer.op,
         "inputs": list(layer.inputs),
-        "output": layer.output,
+        "output": unit.output,
+        "cycles": unit.cycles,
+        "stages": {s.name: s.cycles for s in unit.stages},
         "shape": [int(s) for s in out.shape],
         "type": out.type_str(),
         "bits": out.bits,
@@ -135,76 +142,54 @@ def _ceil_log2(n: int) -> int:
 # ------------------------------------------------------------------ element-wise
 
 
-def _threshold(layer: ir.Threshold, ident: str, ctx: LayerContext, proc: Process) -> Built:
-    x = ctx.tensor(layer.inputs[0])
-    w = proc.in_widths[0]
-    th = np.asarray(layer.thresholds, dtype=np.int64)
-    if th.ndim == 1:
-        th = th[:, None]
-    direction = np.broadcast_to(np.asarray(layer.direction).ravel(), (th.shape[0],))
-    if th.shape[0] == 1:  # one set for all channels
-        chunks = 1
-    elif th.shape[0] == x.shape[0]:
-        if len(x.shape) == 1 and ctx.layouts[layer.inputs[0]] is not None:  # flattened map: per-feature rows
-            order = stream_order(ctx.layouts[layer.inputs[0]])
-            th, direction = th[order], direction[order]
-        if th.shape[0] % w:
-            raise UnsupportedModelError(f"Threshold '{layer.name}': {w}-value words do not divide {th.shape[0]} rows")
-        chunks = th.shape[0] // w
-    else:
-        raise UnsupportedModelError(
-            f"Threshold '{layer.name}': {th.shape[0]} threshold rows for {x.shape[0]} channels"
-        )
-    up = direction == 1
-    levels = th.shape[1]
+def threshold_code(thr: ir.Threshold, table: ThresholdTable, ident: str, ctx: LayerContext, width: int,
+                   words: int, in_type: str) -> tuple[ConfigStruct, list[CArray], Call]:
+    """The planned table as a binary-search threshold unit (threshold.h) on words of `width` values: rows
+    padded to 2^STAGES - 1 slots with key_hi + 1, which no key reaches."""
+    if table.channels % width:
+        raise InternalError(f"Threshold '{thr.name}': {width}-value words do not divide {table.channels} rows")
+    levels = table.levels
     stages = _ceil_log2(levels)
     slots = 2**stages - 1
-    # Sorted rows (the search counts thresholds <= key, whatever the direction); clipping to
-    # [lo-1, hi+1] keeps every comparison's result, and hi+1 pads rows: never crossed.
-    table = np.full((th.shape[0], slots), int(x.hi) + 1, dtype=np.int64)
-    table[:, :levels] = np.clip(np.sort(th, axis=1), int(x.lo) - 1, int(x.hi) + 1)
+    padded = np.full((table.channels, slots), table.key_hi + 1, dtype=np.int64)
+    padded[:, :levels] = table.rows
+    lo, hi = table.key_lo, table.key_hi
+    t_type = table_type(int(padded.min()), int(padded.max()))
     arrays = [
-        CArray(table_type(int(table.min()), int(table.max())), f"th_{ident}", f"[{table.shape[0]}][{slots}]",
-               int_table(table),
-               f"thresholds per row (stream order), ascending, padded to {slots} with {int(x.hi) + 1}"),
-        CArray("bool", f"up_{ident}", f"[{table.shape[0]}]", bool_list(up),
+        CArray(t_type, f"th_{ident}", f"[{table.channels}][{slots}]", int_table(padded),
+               f"thresholds per row (stream order), ascending, padded to {slots} with {hi + 1}"),
+        CArray("bool", f"up_{ident}", f"[{table.channels}]", bool_list(table.up),
                "1: crossed when x >= t, 0: when x <= t"),
     ]  # fmt: skip
-    words = x.size // w
     cfg = ConfigStruct(
-        f"cfg_{ident}",
-        f"Threshold {comment_text(layer.name)}: {levels} levels ({stages}-stage search), "
-        f"out = {layer.out_lo} + {layer.step}*crossed, {w} per word",
-        [
-            ("in_t", ctx.type_name(layer.inputs[0])),
-            ("out_t", ctx.type_name(layer.output)),
-            ("key_t", ap_type(int(x.lo) - 1, int(x.hi))),
-            ("th_t", ap_type(int(x.lo) - 1, int(x.hi) + 1)),
-            ("th_table_t", table_type(int(table.min()), int(table.max()))),
-        ],
-        [
-            int_const("W", w),
-            int_const("ROWS", table.shape[0]),
-            int_const("CHUNKS", chunks),
-            int_const("WORDS", words),
-            int_const("STAGES", stages),
-            int_const("SLOTS", slots),
-            int_const("L", levels),
-            ll_const("OUT_LO", layer.out_lo),
-            ll_const("STEP", layer.step),
-        ],
-    )
-    info = layer_info(layer, ident, ctx, levels=levels, search_stages=stages, width=w, cycles=words)
-    call = Call(f"nbq::threshold<cfg_{ident}>", [*proc.inputs, *proc.outputs, f"th_{ident}", f"up_{ident}"])
-    return Built([cfg], [call], info, words, arrays)
+        f"cfg_{ident}_thr" if thr.fused_into is not None else f"cfg_{ident}",
+        f"Threshold {comment_text(thr.name)}: {levels} levels ({stages}-stage search), "
+        f"out = {table.out_lo} + {table.step}*crossed, {width} per word",
+        [("in_t", in_type), ("out_t", ctx.type_name(thr.output)), ("key_t", ap_type(lo - 1, hi)),
+         ("th_t", ap_type(lo - 1, hi + 1)), ("th_table_t", t_type)],
+        [int_const("W", width), int_const("ROWS", table.channels), int_const("CHUNKS", table.channels // width),
+         int_const("WORDS", words), int_const("STAGES", stages), int_const("SLOTS", slots), int_const("L", levels),
+         ll_const("OUT_LO", table.out_lo), ll_const("STEP", table.step)],
+    )  # fmt: skip
+    return cfg, arrays, Call(f"nbq::threshold<{cfg.name}>", [f"th_{ident}", f"up_{ident}"])
 
 
-def _clamp(layer: ir.Clamp, ident: str, ctx: LayerContext, proc: Process) -> Built:
+def _threshold(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
+    layer = unit.layer
     x = ctx.tensor(layer.inputs[0])
     w = proc.in_widths[0]
-    # a bound the input can never pass is dropped: max(x, lo) == x when lo <= x.lo
-    lo = layer.lo if layer.lo is not None and layer.lo > x.lo else None
-    hi = layer.hi if layer.hi is not None and layer.hi < x.hi else None
+    words = x.size // w
+    cfg, arrays, call = threshold_code(layer, unit.threshold, ident, ctx, w, words, ctx.type_name(layer.inputs[0]))
+    call.args = [*proc.inputs, *proc.outputs, *call.args]
+    info = layer_info(unit, ident, ctx, levels=unit.threshold.levels, width=w)
+    return Built([cfg], [call], info, unit.cycles, arrays)
+
+
+def _clamp(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
+    layer = unit.layer
+    x = ctx.tensor(layer.inputs[0])
+    w = proc.in_widths[0]
+    lo, hi = unit.clamp
     bounds = [int(x.lo), int(x.hi)] + [int(b) for b in (lo, hi) if b is not None]
     words = x.size // w
     cfg = ConfigStruct(
@@ -224,11 +209,12 @@ def _clamp(layer: ir.Clamp, ident: str, ctx: LayerContext, proc: Process) -> Bui
             ll_const("HI", hi if hi is not None else 0),
         ],  # fmt: skip
     )
-    info = layer_info(layer, ident, ctx, clamp=[layer.lo, layer.hi], width=w, cycles=words)
-    return Built([cfg], [Call(f"nbq::clamp<cfg_{ident}>", [*proc.inputs, *proc.outputs])], info, words)
+    info = layer_info(unit, ident, ctx, clamp=[layer.lo, layer.hi], width=w)
+    return Built([cfg], [Call(f"nbq::clamp<cfg_{ident}>", [*proc.inputs, *proc.outputs])], info, unit.cycles)
 
 
-def _add(layer: ir.Add, ident: str, ctx: LayerContext, proc: Process) -> Built:
+def _add(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
+    layer = unit.layer
     a, b, y = (ctx.tensor(n) for n in (*layer.inputs, layer.output))
     if len(layer.inputs) != 2 or not a.size == b.size == y.size:
         raise UnsupportedModelError(f"Add '{layer.name}': needs two inputs of the output's size")
@@ -250,14 +236,15 @@ def _add(layer: ir.Add, ident: str, ctx: LayerContext, proc: Process) -> Built:
         ],  # fmt: skip
         [int_const("W", w), int_const("WORDS", words), int_const("SHIFT_A", s0), int_const("SHIFT_B", s1)],
     )
-    info = layer_info(layer, ident, ctx, shifts=[s0, s1], width=w, cycles=words)
-    return Built([cfg], [Call(f"nbq::add<cfg_{ident}>", [*proc.inputs, *proc.outputs])], info, words)
+    info = layer_info(unit, ident, ctx, shifts=[s0, s1], width=w)
+    return Built([cfg], [Call(f"nbq::add<cfg_{ident}>", [*proc.inputs, *proc.outputs])], info, unit.cycles)
 
 
 # ------------------------------------------------------------------ pooling
 
 
-def _pool(layer: ir.MaxPool | ir.SumPool, ident: str, ctx: LayerContext, proc: Process) -> Built:
+def _pool(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
+    layer = unit.layer
     x, y = ctx.tensor(layer.inputs[0]), ctx.tensor(layer.output)
     pads = tuple(layer.pads) if isinstance(layer, ir.MaxPool) else (0, 0, 0, 0)
     if len(x.shape) != 3 or len(y.shape) != 3 or x.shape[0] != y.shape[0]:
@@ -271,25 +258,23 @@ def _pool(layer: ir.MaxPool | ir.SumPool, ident: str, ctx: LayerContext, proc: P
     types = [("in_t", ctx.type_name(layer.inputs[0])), ("out_t", ctx.type_name(layer.output))]
     comment = f"{layer.op} {comment_text(layer.name)}: {layer.kernel[0]}x{layer.kernel[1]}/" \
               f"{layer.strides[0]}x{layer.strides[1]}, pads {list(pads)}, {beat} per word"
-    if isinstance(layer, ir.SumPool) and tuple(layer.kernel) == (h, w):  # global: accumulators, no line buffer
-        cycles = h * w * (c // beat)
+    if unit.global_pool and isinstance(layer, ir.SumPool):  # accumulators, no line buffer
         cfg = ConfigStruct(f"cfg_{ident}", comment + " (global)", [*types, ("acc_t", ctx.type_name(layer.output))],
                            [int_const("C", c), int_const("PIXELS", h * w), int_const("IN_BEAT", beat)])
         call = Call(f"nbq::global_sumpool<cfg_{ident}>", [*proc.inputs, *proc.outputs])
     else:
-        fill = int(x.lo) if isinstance(layer, ir.MaxPool) else 0
+        fill = unit.fill
         geo = Geometry(c, h, w, tuple(layer.kernel), tuple(layer.strides), (1, 1), pads, (oh, ow), beat, c // beat,
                        fill, beat, 1)  # fmt: skip
         consts = [int_const(k, v) for k, v in geo.consts().items()] + [ll_const("PAD_VALUE", fill)]
         if isinstance(layer, ir.SumPool):
             types.append(("acc_t", ctx.type_name(layer.output)))
-        cycles = geo.beats()
         cfg = ConfigStruct(f"cfg_{ident}", comment, types, consts)
         func = "nbq::maxpool2d" if isinstance(layer, ir.MaxPool) else "nbq::sumpool2d"
         call = Call(f"{func}<cfg_{ident}>", [*proc.inputs, *proc.outputs])
-    info = layer_info(layer, ident, ctx, kernel=list(layer.kernel), strides=list(layer.strides), pads=list(pads),
-                      width=beat, cycles=cycles)  # fmt: skip
-    return Built([cfg], [call], info, cycles)
+    info = layer_info(unit, ident, ctx, kernel=list(layer.kernel), strides=list(layer.strides), pads=list(pads),
+                      width=beat)  # fmt: skip
+    return Built([cfg], [call], info, unit.cycles)
 
 
 # ------------------------------------------------------------------ adapters
@@ -336,17 +321,13 @@ def builders() -> dict:
 def process_code(proc: Process, ctx: LayerContext) -> ProcessCode:
     if proc.kind != "layer":
         return adapter_code(proc, ctx)
-    layer = proc.layer
+    unit = proc.unit
+    layer = unit.layer
     build = builders().get(type(layer))
     if build is None:
-        hint = ""
-        if isinstance(layer, ir.AffineQuant):
-            hint = " (the threshold pass folds it; run the nbq passes first)"
-        raise UnsupportedModelError(f"the HLS backend has no {layer.op} layer ('{layer.name}'){hint}")
-    for name in (*layer.inputs, layer.output):
-        ctx.tensor(name)  # every tensor needs a proven range
+        raise InternalError(f"the HLS backend has no printer for planned {layer.op} layer '{layer.name}'")
     ident = ctx.layer_ids.add(layer.name)
-    built = build(layer, ident, ctx, proc)
+    built = build(unit, ident, ctx, proc)
     return ProcessCode(
         calls=built.calls,
         comment=built.configs[-1].comment,

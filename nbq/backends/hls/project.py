@@ -14,17 +14,17 @@ import numpy as np
 from nbq import ir
 from nbq.backends.hls.bindata import batch_bytes
 from nbq.backends.hls.cxx import ap_type
-from nbq.backends.hls.engines import check_engine_option
 from nbq.backends.hls.flow import Names, bus_format, flow_context, flow_files, manifest_entries
 from nbq.backends.hls.layers import LayerContext, ProcessCode, process_code
-from nbq.backends.hls.layout import stream_layouts, to_stream
+from nbq.plan.layout import stream_layouts, to_stream
 from nbq.backends.hls.streams import wire
 from nbq.backends.hls.testbench import dat_text, golden_pair
 from nbq.backends.names import c_identifier, comment_text
 from nbq.backends.render import render
-from nbq.boards import Board
 from nbq.errors import NbqError
 from nbq.formats import bits_for_range
+from nbq.plan.records import HardwarePlan
+from nbq.plan.report import performance, stage_table
 from nbq.resources import data_dir
 
 MANIFEST = "nbq_project.json"
@@ -40,24 +40,20 @@ _GENERATED = re.compile(r"(t|s|cfg|w|b|th|up)_")  # prefixes of generated identi
 
 
 def write_hls_project(
-    graph: ir.Graph,
-    board: Board,
+    plan: HardwarePlan,
     out_dir: Path,
     golden_inputs: np.ndarray | None,
     golden_outputs: dict[str, np.ndarray] | None,
     top_name: str = "nbq_top",
-    engine: str = "svpe",
 ) -> list[Path]:
-    """Write a complete Vitis HLS project; return the written files (relative paths, sorted).
+    """Write a complete Vitis HLS project of a planned design; return the written files (relative paths, sorted).
 
     Without golden inputs the testbench gets self-checking vectors (random, all-min, all-max,
     alternating) whose outputs come from nbq.reference; without golden outputs they are computed.
-    engine: "svpe" (shift-add) or "vpe" (16-bit multipliers) for power-of-two layers; binary and
-    binary-complex layers always use their XNOR engines (see engines.py).
     """
     out_dir = Path(out_dir)
     _check_target(out_dir)
-    files = project_files(graph, board, golden_inputs, golden_outputs, top_name, engine)
+    files = project_files(plan, golden_inputs, golden_outputs, top_name)
     _write_atomically(out_dir, files)
     return sorted(Path(name) for name in files)
 
@@ -85,38 +81,34 @@ class Core:
     def layer_infos(self) -> list[dict]:
         return [p.info for p in self.procs if p.info is not None]
 
-    def pipeline(self) -> dict:
-        """The streaming pipeline's cycles per image: every process, the slowest sets the rate."""
-        slowest = max(self.procs, key=lambda p: p.cycles)
-        return {"ii_cycles": int(slowest.cycles), "slowest": slowest.comment,
-                "processes": [{"what": p.comment, "cycles": int(p.cycles)} for p in self.procs]}  # fmt: skip
 
-
-def build_core(graph: ir.Graph, engine: str = "svpe") -> Core:
-    check_engine_option(engine)
-    wiring = wire(graph)
-    layouts = stream_layouts(graph, wiring.layers)
-    ctx = LayerContext(graph, wiring, layouts, engine)
+def build_core(plan: HardwarePlan) -> Core:
+    graph = plan.graph
+    wiring = wire(plan)
+    layouts = stream_layouts(graph, [u.layer for u in wiring.units])
+    ctx = LayerContext(plan, wiring, layouts)
     procs = [process_code(p, ctx) for p in wiring.processes]
     streams = [*wiring.streams, *(s for p in procs for s in p.streams)]
     (x_name,), (y_name,) = graph.inputs, graph.outputs
     x, y_stream = ctx.tensor(x_name), ctx.tensor(wiring.root[y_name])  # a flattened output: its source's type
-    flows = [x_name] + [layer.output for layer in wiring.layers if not isinstance(layer, ir.Flatten)]
+    flows = [x_name] + [u.output for u in wiring.units if not isinstance(u.layer, ir.Flatten)]
     return Core(
         ctx,
         procs,
-        [{"name": s.name, "ctype": ctx.word_type(s.tensor, s.width), "depth": s.depth} for s in streams],
+        [{"name": s.name, "ctype": s.ctype or ctx.word_type(s.tensor, s.width), "depth": s.depth}
+         for s in streams],
         [_tensor_type(ctx, name) for name in flows],
         ap_type(x.lo, x.hi),
         ap_type(y_stream.lo, y_stream.hi),
     )
 
 
-def core_code(graph: ir.Graph, engine: str = "svpe", top_name: str = "nbq_top") -> str:
+def core_code(plan: HardwarePlan, top_name: str = "nbq_top") -> str:
     """The core alone as one C++ fragment (types, configs, constants, the DATAFLOW function), without
     includes, guards or board wrapper: many graphs fit in one translation unit, each in its own
     namespace (the engine tests C-simulate hundreds of configurations with one g++ call)."""
-    core = build_core(graph, engine)
+    core = build_core(plan)
+    graph = plan.graph
     x, y = (core.ctx.tensor(name) for name in (*graph.inputs, *graph.outputs))
     common = {"bare": True, "top": top_name, "graph_name": comment_text(graph.name or "graph"),
               "in_size": x.size, "out_size": y.size, "flow": "", "input_type": core.input_type,
@@ -130,12 +122,10 @@ def core_code(graph: ir.Graph, engine: str = "svpe", top_name: str = "nbq_top") 
 
 
 def project_files(
-    graph: ir.Graph,
-    board: Board,
+    plan: HardwarePlan,
     golden_inputs: np.ndarray | None,
     golden_outputs: dict[str, np.ndarray] | None,
     top_name: str = "nbq_top",
-    engine: str = "svpe",
 ) -> dict[str, str | bytes]:
     """Every file of the project, relative path -> text (binary batch files: bytes; nothing touches the disk)."""
     if c_identifier(top_name) != top_name or _GENERATED.match(top_name):
@@ -143,7 +133,8 @@ def project_files(
             f"top name '{top_name}' must be a C identifier (letters, digits, single underscores)"
             " that does not start with t_, s_, cfg_, w_, b_, th_ or up_ (generated names)"
         )
-    core = build_core(graph, engine)
+    core = build_core(plan)
+    graph, board, engine = plan.graph, plan.board, plan.engine_option
     ctx, wiring = core.ctx, core.ctx.wiring
     layouts = ctx.layouts
 
@@ -158,7 +149,7 @@ def project_files(
     wrapper = f"{top_name}_axis" if board.flow == "vivado" else f"{top_name}_krnl"
     names = Names(top_name, wrapper)
     bus = bus_format(board, word_bits, x.size, y.size)
-    pipeline = core.pipeline()
+    perf = performance(plan)
     common = {
         "bare": False,
         "top": top_name,
@@ -182,9 +173,10 @@ def project_files(
         "tb_images": n_images,
         "max_reported": MAX_REPORTED,
         "engine": engine,
-        "ii_cycles": pipeline["ii_cycles"],
-        "fps": _number(round(board.clock_mhz * 1e6 / max(pipeline["ii_cycles"], 1), 1)),
-        "fps_text": f"{board.clock_mhz * 1e6 / max(pipeline['ii_cycles'], 1):,.0f}",
+        "ii_cycles": plan.ii_cycles,
+        "fps": _number(round(plan.frames_per_s, 1)),
+        "fps_text": f"{plan.frames_per_s:,.0f}",
+        "slowest": comment_text(perf["slowest"]),
         **flow_context(board, names, bus),
     }
     files: dict[str, str | bytes] = {}
@@ -247,7 +239,7 @@ def project_files(
         "input": _io_entry(x, layouts[x_name]),
         "output": _io_entry(y, layouts[y_name]),
         "layers": layer_infos,
-        "pipeline": {**pipeline, "fps_at_clock": common["fps"]},
+        "pipeline": {**perf, "fps_at_clock": common["fps"], "stages": stage_table(plan)},
         "stream_order": "channels-last (H, W, C with C fastest)",
         "stream_words": STREAM_WORDS,
         "packing": common["packing"],

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nbq import ir
-from nbq.backends.hls.engines import layer_fold
 from nbq.backends.names import NameTable
-from nbq.errors import UnsupportedModelError
+from nbq.errors import InternalError
+from nbq.plan.records import HardwarePlan, LayerPlan
 
 IN_PORT, OUT_PORT = "in", "out"
 DEFAULT_DEPTH = 2
@@ -31,6 +31,7 @@ class Stream:
     tensor: str
     width: int
     depth: int
+    ctype: str | None = None  # the word type, when it is not the tensor's (e.g. an MVAU's accumulators)
 
 
 @dataclass
@@ -41,14 +42,14 @@ class Process:
     tensor: str  # the tensor read (clone, regroup, from_vec) or written (layer, to_vec)
     inputs: list[str]  # stream names; IN_PORT / OUT_PORT are the core's ports
     outputs: list[str]
-    layer: ir.Layer | None = None
+    unit: LayerPlan | None = None  # kind "layer": the planned unit
     in_widths: list[int] = field(default_factory=list)
     out_width: int = 1
 
 
 @dataclass
 class Wiring:
-    layers: list[ir.Layer]  # live layers in topological order (Flatten included)
+    units: list[LayerPlan]  # the planned units in topological order (Flatten included, fused thresholds not)
     root: dict[str, str]  # tensor -> the tensor whose stream carries it
     ids: NameTable  # tensor name -> C identifier
     names: NameTable  # stream names (layers add their internal streams here)
@@ -57,80 +58,61 @@ class Wiring:
     processes: list[Process] = field(default_factory=list)
 
 
-def live_layers(graph: ir.Graph) -> list[ir.Layer]:
-    """Layers the graph output depends on (dead branches would stall a DATAFLOW region)."""
-    needed = set(graph.outputs)
-    live = []
-    for layer in reversed(graph.layers):
-        if layer.output in needed:
-            live.append(layer)
-            needed.update(layer.inputs)
-    return live[::-1]
+def has_window(unit: LayerPlan) -> bool:
+    """Does a unit read through a sliding-window unit (else its input words are the window)?  A complex
+    convolution always does: the window puts the real and imaginary halves side by side."""
+    return unit.window or bool(unit.fold is not None and unit.fold.complex) or (
+        isinstance(unit.layer, ir.Conv) and any(unit.layer.pads))
 
 
-def has_window(layer: ir.Conv, complex_: bool) -> bool:
-    """Does a convolution need a sliding-window unit (else its input words are the window)?"""
-    kh, kw = layer.weights.ints.shape[2:]
-    return complex_ or (kh, kw) != (1, 1) or tuple(layer.strides) != (1, 1) or any(layer.pads)
-
-
-def read_width(graph: ir.Graph, layer: ir.Layer, slot: int, width: dict[str, int], root: dict[str, str]) -> int | None:
-    """The word width `layer` reads on input `slot`, or None when it reads any width."""
-    if isinstance(layer, ir.Dense):
-        return layer_fold(graph, layer).simd
-    if isinstance(layer, ir.Conv):
-        fold = layer_fold(graph, layer)
-        return None if has_window(layer, fold.complex) else fold.simd
-    if isinstance(layer, ir.Add) and slot == 1:
-        return width[root[layer.inputs[0]]]
+def read_width(unit: LayerPlan, slot: int, width: dict[str, int], root: dict[str, str]) -> int | None:
+    """The word width `unit` reads on input `slot`, or None when it reads any width."""
+    if isinstance(unit.layer, ir.Dense):
+        return unit.fold.simd
+    if isinstance(unit.layer, ir.Conv):
+        return None if has_window(unit) else unit.fold.simd
+    if isinstance(unit.layer, ir.Add) and slot == 1:
+        return width[root[unit.layer.inputs[0]]]
     return None
 
 
-def _output_width(graph: ir.Graph, layer: ir.Layer, width: dict[str, int], root: dict[str, str]) -> int:
-    if isinstance(layer, ir.Conv | ir.Dense):
-        return layer_fold(graph, layer).pe
-    return width[root[layer.inputs[0]]]
+def _output_width(unit: LayerPlan, width: dict[str, int], root: dict[str, str]) -> int:
+    if unit.fold is not None:
+        return unit.fold.pe
+    return width[root[unit.layer.inputs[0]]]
 
 
-def wire(graph: ir.Graph) -> Wiring:
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedModelError(
-            f"the HLS backend needs one graph input and one output, got {len(graph.inputs)} and {len(graph.outputs)}"
-        )
+def wire(plan: HardwarePlan) -> Wiring:
+    if not isinstance(plan, HardwarePlan):
+        raise InternalError(f"the HLS backend needs a hardware plan (nbq.plan.plan_hardware), got {type(plan).__name__}")
+    graph = plan.graph
     (x,), (y,) = graph.inputs, graph.outputs
-    layers = live_layers(graph)
-    known = {x} | {layer.output for layer in layers}
-    if y not in known:
-        raise UnsupportedModelError(f"graph output '{y}' is not computed from the input '{x}'")
-    for layer in layers:
-        missing = [name for name in layer.inputs if name not in known]
-        if missing:
-            raise UnsupportedModelError(f"layer '{layer.name}' reads '{missing[0]}', which nothing produces")
+    units = plan.layers
 
     root = {x: x}
-    for layer in layers:
-        root[layer.output] = root[layer.inputs[0]] if isinstance(layer, ir.Flatten) else layer.output
+    for unit in units:
+        root[unit.output] = root[unit.layer.inputs[0]] if isinstance(unit.layer, ir.Flatten) else unit.output
 
-    uses: dict[str, list[tuple[ir.Layer, int] | None]] = {}  # None = the graph output
-    for layer in layers:
-        if not isinstance(layer, ir.Flatten):
-            for slot, name in enumerate(layer.inputs):
-                uses.setdefault(root[name], []).append((layer, slot))
+    uses: dict[str, list[tuple[LayerPlan, int] | None]] = {}  # None = the graph output
+    for unit in units:
+        if not isinstance(unit.layer, ir.Flatten):
+            for slot, name in enumerate(unit.layer.inputs):
+                uses.setdefault(root[name], []).append((unit, slot))
     uses.setdefault(root[y], []).append(None)
 
     ids = NameTable()  # tensor -> identifier (types are t_<id>)
     names = NameTable(taken=(IN_PORT, OUT_PORT))  # stream names: s_x_0 of x must not meet s_<x_0>
-    wiring = Wiring(layers=layers, root=root, ids=ids, names=names)
+    wiring = Wiring(units=units, root=root, ids=ids, names=names)
     width = wiring.width
 
-    # native widths: the input's from its readers, then each layer's from its producer
-    wants = {read_width(graph, use[0], use[1], width, root) if use else None for use in uses[x]}
+    # native widths: the input's from its readers, then each unit's from its producer
+    wants = {read_width(use[0], use[1], width, root) if use else None for use in uses[x]}
     width[x] = wants.pop() if len(wants) == 1 and None not in wants else 1
-    for layer in layers:
-        if not isinstance(layer, ir.Flatten):
-            width[layer.output] = _output_width(graph, layer, width, root)
+    for unit in units:
+        if not isinstance(unit.layer, ir.Flatten):
+            width[unit.output] = _output_width(unit, width, root)
 
-    use_stream: dict[tuple[int, int], str] = {}  # (id(layer), slot) -> stream
+    use_stream: dict[tuple[int, int], str] = {}  # (id(unit), slot) -> stream
 
     def words(tensor: str, w: int) -> int:
         return graph.tensors[tensor].size // w
@@ -160,7 +142,7 @@ def wire(graph: ir.Graph) -> Wiring:
             if use is None:
                 wiring.processes.append(Process("from_vec", tensor, [branch], [OUT_PORT], in_widths=[w]))
                 continue
-            want = read_width(graph, use[0], use[1], width, root)
+            want = read_width(use[0], use[1], width, root)
             if want is not None and want != w:
                 name = names.fresh(f"s_{ids.add(tensor)}_w{want}")
                 wiring.streams.append(Stream(name, tensor, want, DEFAULT_DEPTH))
@@ -172,14 +154,14 @@ def wire(graph: ir.Graph) -> Wiring:
     wiring.streams.append(Stream(src, x, width[x], DEFAULT_DEPTH))
     wiring.processes.append(Process("to_vec", x, [IN_PORT], [src], out_width=width[x]))
     fan_out(x, src)
-    for layer in layers:
-        if isinstance(layer, ir.Flatten):
+    for unit in units:
+        if isinstance(unit.layer, ir.Flatten):
             continue
-        t = layer.output
+        t = unit.output
         dst = names.fresh(f"s_{ids.add(t)}")
         wiring.streams.append(Stream(dst, t, width[t], DEFAULT_DEPTH))
-        ins = [use_stream[(id(layer), slot)] for slot in range(len(layer.inputs))]
+        ins = [use_stream[(id(unit), slot)] for slot in range(len(unit.layer.inputs))]
         in_widths = [next(s.width for s in wiring.streams if s.name == name) for name in ins]
-        wiring.processes.append(Process("layer", t, ins, [dst], layer, in_widths, width[t]))
+        wiring.processes.append(Process("layer", t, ins, [dst], unit, in_widths, width[t]))
         fan_out(t, dst)
     return wiring

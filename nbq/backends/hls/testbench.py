@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nbq import ir, reference
-from nbq.backends.hls.layout import Layout, to_stream
+from nbq.plan.layout import Layout, to_stream
 from nbq.errors import NbqError
 from nbq.golden import adversarial_inputs
 

@@ -25,8 +25,9 @@ from nbq.backends.rtl import memfiles
 from nbq.backends.rtl.layers import Builder
 from nbq.backends.rtl.netlist import Stream, lane_bits
 from nbq.boards import Board
-from nbq.errors import NbqError, UnsupportedModelError
-from nbq.passes.folding import choose_folding
+from nbq.errors import InternalError, NbqError, UnsupportedModelError
+from nbq.plan.records import HardwarePlan
+from nbq.plan.report import stage_table
 from nbq.resources import data_dir
 
 RTL_DIR = "rtl"
@@ -51,49 +52,22 @@ def _input_stream(b: Builder, t: ir.Tensor) -> Stream:
     raise UnsupportedModelError(f"input '{t.name}' has shape {t.shape}; the RTL backend streams (C,H,W) or (F,)")
 
 
-def _fifo_depth(s: Stream, consumers: list[ir.Layer]) -> int:
-    """Beats of slack in front of a layer.
-
-    A sliding window only starts an image once SPAN_H - 1 rows (plus a few pixels) are in, while the
-    layer before it produces them at its steady pace; the FIFO must hold that many pixels of the next
-    image while the window is still working on the last rows of the current one, or the producer stalls.
-    """
-    depth = 2
-    for layer in consumers:
-        kernel = getattr(layer, "kernel", None) or (
-            layer.weights.ints.shape[2:] if isinstance(layer, ir.Conv) else None)
-        if kernel is not None and s.pixels and s.layout is not None:
-            dil = getattr(layer, "dilations", (1, 1))
-            span_h, span_w = dil[0] * (kernel[0] - 1) + 1, dil[1] * (kernel[1] - 1) + 1
-            depth = max(depth, span_h * s.layout[2] + span_w + 2)
-    return depth
-
-
-def build_network(graph: ir.Graph) -> tuple[Builder, Stream, Stream]:
-    """The netlist of a single-input, single-output graph: returns (builder, input stream, output stream)."""
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedModelError("the RTL backend needs exactly one graph input and one output")
-    b = Builder(graph)
+def build_network(plan: HardwarePlan) -> tuple[Builder, Stream, Stream]:
+    """The netlist of a planned single-input, single-output graph: returns (builder, input stream, output stream)."""
+    graph = plan.graph
+    b = Builder(graph, plan)
     uses: dict[str, int] = {}
-    for layer in graph.layers:
-        for name in layer.inputs:
+    for p in plan.layers:
+        for name in p.layer.inputs:
             uses[name] = uses.get(name, 0) + 1
     for name in graph.outputs:
         uses[name] = uses.get(name, 0) + 1
-    producers = {layer.output: layer for layer in graph.layers}
-    fused: dict[str, ir.Threshold] = {}  # Conv/Dense name -> the Threshold folded into it
-    for layer in graph.layers:
-        src = producers.get(layer.inputs[0])
-        if (isinstance(layer, ir.Threshold) and isinstance(src, ir.Conv | ir.Dense) and uses[src.output] == 1
-                and src.output not in graph.outputs):
-            fused[src.name] = layer
-    skipped = {t.name for t in fused.values()}
     ready: dict[str, list[Stream]] = {}
 
     def publish(name: str, s: Stream) -> None:
         n = uses.get(name, 0)
         if n <= 1:
-            ready[name] = [b.net.fifo(name, s, _fifo_depth(s, graph.consumers(name)))]
+            ready[name] = [b.net.fifo(name, s, plan.fifo_depth[name])]
             return
         outs = [b.net.like(f"{name}_br{i}", s) for i in range(n)]
         b.net.add("nbq_fork", f"{name}_fork", {"WIDTH": s.width, "N": n},
@@ -103,38 +77,31 @@ def build_network(graph: ir.Graph) -> tuple[Builder, Stream, Stream]:
                    ("out_ready", "{" + ", ".join(f"{o.name}_ready" for o in reversed(outs)) + "}"),
                    ("out_data", "{" + ", ".join(f"{o.name}_data" for o in reversed(outs)) + "}")],
                   f"{comment_text(name)} feeds {n} consumers")
-        # a whole image of slack per branch: the other branch may be a deep pipeline (residual blocks)
-        ready[name] = [b.net.fifo(o.name[2:], o, o.beats + 2) for o in outs]
+        ready[name] = [b.net.fifo(o.name[2:], o, plan.fifo_depth[name]) for o in outs]
 
     x = b.tensor(graph.inputs[0])
     s_in = _input_stream(b, x)
     publish(x.name, s_in)
-    for layer in graph.layers:
-        if layer.name in skipped:
-            continue
+    for p in plan.layers:
+        layer = p.layer
         srcs = [ready[name].pop(0) for name in layer.inputs]
-        thr = None
         if isinstance(layer, ir.Conv):
-            thr = fused.get(layer.name)
-            out = b.conv(layer, srcs[0], thr)
+            out = b.conv(p, srcs[0])
         elif isinstance(layer, ir.Dense):
-            thr = fused.get(layer.name)
-            out = b.dense(layer, srcs[0], thr)
+            out = b.dense(p, srcs[0])
         elif isinstance(layer, ir.Threshold):
-            out = b.threshold(layer, srcs[0])
+            out = b.threshold(p, srcs[0])
         elif isinstance(layer, ir.Clamp):
-            out = b.clamp(layer, srcs[0])
+            out = b.clamp(p, srcs[0])
         elif isinstance(layer, ir.MaxPool | ir.SumPool):
-            out = b.pool(layer, srcs[0])
+            out = b.pool(p, srcs[0])
         elif isinstance(layer, ir.Flatten):
             out = b.flatten(layer, srcs[0])
         elif isinstance(layer, ir.Add):
             out = b.add(layer, srcs[0], srcs[1])
         else:
-            hint = " (the threshold pass folds it; run the nbq passes first)" if isinstance(
-                layer, ir.AffineQuant) else ""
-            raise UnsupportedModelError(f"the RTL backend has no {layer.op} layer ('{layer.name}'){hint}")
-        publish(thr.output if thr is not None else layer.output, out)
+            raise InternalError(f"the RTL backend has no printer for planned {layer.op} layer '{layer.name}'")
+        publish(p.output, out)
     s_out = ready[graph.outputs[0]].pop(0)
     _axis_adapters(b, s_in, s_out)
     return b, s_in, s_out
@@ -154,32 +121,32 @@ def _axis_adapters(b: Builder, s_in: Stream, s_out: Stream) -> None:
               "output stream -> AXI-Stream out_r")
 
 
-def project_files(graph: ir.Graph, board: Board, golden_inputs: np.ndarray | None,
+def project_files(plan: HardwarePlan, golden_inputs: np.ndarray | None,
                   golden_outputs: dict[str, np.ndarray] | None, top_name: str = "nbq_top") -> dict[str, bytes]:
-    """Every file of the RTL project: path relative to the rtl/ folder -> contents."""
+    """Every file of the RTL project of a planned design: path relative to the rtl/ folder -> contents."""
+    if not isinstance(plan, HardwarePlan):
+        raise InternalError("the RTL backend needs a hardware plan (nbq.plan.plan_hardware), got "
+                            f"{type(plan).__name__}")
+    graph, board = plan.graph, plan.board
     lib = sorted((data_dir("hw") / "rtl").glob("nbq_*.sv"))
     if c_identifier(top_name) != top_name or top_name in {p.stem for p in lib}:
         raise NbqError(f"top name '{top_name}' must be an identifier other than the hw/rtl module names")
-    if any(isinstance(layer, ir.Conv | ir.Dense) and not layer.folding for layer in graph.layers):
-        graph = choose_folding(graph)
-    b, s_in, s_out = build_network(graph)
+    b, s_in, s_out = build_network(plan)
     x, y = b.tensor(graph.inputs[0]), b.tensor(graph.outputs[0])
     files: dict[str, bytes] = {p.name: p.read_bytes() for p in lib}
     for name, (words, width) in sorted(b.net.mems.items()):
         files[name] = memfiles.hex_lines(words, width).encode()
-    stage_cycles = [s_in.beats, s_out.beats] + [st["cycles"] for st in b.stages]
-    files[f"{top_name}.sv"] = _render_top(graph, board, b, s_in, s_out, top_name, max(stage_cycles))
+    files[f"{top_name}.sv"] = _render_top(graph, board, b, s_in, s_out, top_name, plan.ii_cycles)
     sources = [p.name for p in lib] + [f"{top_name}.sv"]
     files["files.f"] = "".join(f"{s}\n" for s in sources).encode()
     manifest = {
         "version": MANIFEST_VERSION, "top": top_name, "graph": graph.name, "board": board.name,
         "part": board.part, "clock_mhz": board.clock_mhz, "sources": sources, "mems": sorted(b.net.mems),
         "input": _stream_info(s_in, x), "output": _stream_info(s_out, y),
-        "layers": b.layers, "stages": b.stages,
+        "layers": b.layers, "stages": stage_table(plan),
         "model": {
-            "ii_cycles": max(stage_cycles), "macs": int(sum(la["macs"] for la in b.layers)),
-            "lanes": int(sum(la["lanes"] for la in b.layers)),
-            "mac_units": int(sum(la["mac_units"] for la in b.layers)), "folding": graph.meta.get("folding", {}),
+            "ii_cycles": plan.ii_cycles, "macs": plan.macs, "lanes": plan.lanes, "mac_units": plan.mac_units,
+            "clock_mhz": plan.clock_mhz, "frames_per_s": plan.frames_per_s, "folding": graph.meta.get("folding", {}),
         },
     }  # fmt: skip
     if golden_inputs is not None:
@@ -226,13 +193,13 @@ def _npy(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_rtl_project(graph: ir.Graph, board: Board, out_dir: Path, golden_inputs: np.ndarray | None,
+def write_rtl_project(plan: HardwarePlan, out_dir: Path, golden_inputs: np.ndarray | None,
                       golden_outputs: dict[str, np.ndarray] | None, top_name: str = "nbq_top") -> list[Path]:
     """Write the RTL project into out_dir/rtl/ (replacing a previous one); return its files relative to out_dir.
 
     Only out_dir/rtl/ is touched; a simulation build inside it (sim_build*/) is kept for reuse.
     """
-    files = project_files(graph, board, golden_inputs, golden_outputs, top_name)
+    files = project_files(plan, golden_inputs, golden_outputs, top_name)
     root = Path(out_dir) / RTL_DIR
     if root.exists() and not root.is_dir():
         raise NbqError(f"{root} exists and is not a folder")

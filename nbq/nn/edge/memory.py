@@ -21,6 +21,11 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from nbq.nn.edge.convert import make_memory_efficient
+from nbq.nn.edge.optim import make_optimizer
+from nbq.nn.loss import training_loss
+from nbq.nn.models import QuantConfig, build_model
+
 T = TypeVar("T")
 
 @dataclass
@@ -65,8 +70,6 @@ def saved_tensor_bytes(fn: Callable[[], T], exclude: set[tuple[int, int]] = froz
 def measure_training_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                           y: torch.Tensor) -> StepMemory:
     """Run one training step (forward, backward, optimizer step) on (x, y) and account its memory."""
-    from nbq.nn.trainer import training_loss
-
     model.train()
     optimizer.zero_grad()
     held = [*model.parameters(), *model.buffers()]
@@ -89,10 +92,6 @@ def compare_step_memory(name: str, in_shape: tuple[int, ...], width: float = 1.0
     Standard: the model as built, float32, torch.optim.Adam; memory-efficient: converted with
     :func:`~nbq.nn.edge.make_memory_efficient`, EdgeAdam.
     """
-    from nbq.nn.edge.convert import make_memory_efficient
-    from nbq.nn.models import QuantConfig, build_model
-    from nbq.nn.trainer import make_optimizer
-
     gen = torch.Generator().manual_seed(seed)
     x = torch.rand((batch, *in_shape), generator=gen)
     y = torch.randint(0, classes, (batch,), generator=gen)

@@ -9,6 +9,9 @@ a time; other parameters (ℓ1-BN β, output bias) use ordinary ``.grad``.
 
 The step m̂/(√v̂ + ε) is clamped to ±(1 − β1)/√(1 − β2), the bound Adam's update obeys in
 exact arithmetic (Kingma & Ba, §2.1), so float16 underflow of r can never blow a step up.
+
+:func:`make_optimizer` picks Adam or EdgeAdam for a model (used by nbq.nn.trainer and
+nbq.nn.edge.memory).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import math
 from collections.abc import Callable, Iterable
 
 import torch
+from torch import nn
 
 
 class EdgeAdam(torch.optim.Optimizer):
@@ -70,3 +74,10 @@ class EdgeAdam(torch.optim.Optimizer):
                 new.sub_(ratio.clamp_(-bound, bound), alpha=group["lr"])
                 p.copy_(new)
         return loss
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adam, or EdgeAdam (float16 state, packed binary gradients) for a memory-efficient model."""
+    if getattr(model, "memory_efficient", False):
+        return EdgeAdam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

@@ -43,7 +43,7 @@ def _own_layout(tensor: ir.Tensor) -> Layout:
     if len(tensor.shape) == 1:
         return None
     raise UnsupportedModelError(
-        f"tensor '{tensor.name}' has shape {tensor.shape}; the HLS backend streams (C,H,W) or (F,)"
+        f"tensor '{tensor.name}' has shape {tensor.shape}; the hardware streams (C,H,W) or (F,)"
     )
 
 

@@ -1,9 +1,9 @@
-"""Which engine computes a Conv/Dense layer, and how it is folded.
+"""Which engine computes a Conv/Dense layer.
 
 Rules (applied in this order):
 
-* a binary convolution marked complex by the folding pass (weights in the block form
-  [[A, -B], [B, A]] over inputs in [-1, 1]) -> the binary complex engine ``cxnor``;
+* a binary convolution folded as complex (weights in the block form [[A, -B], [B, A]] over
+  inputs in [-1, 1]) -> the binary complex engine ``cxnor``;
 * binary weights (po2, n = 1) over inputs in [-1, 1] -> the XNOR-popcount engine ``xnor``;
 * integer weights -> the multiplier engine ``vpe`` at the weights' own width;
 * power-of-two weights -> the compile option: ``svpe`` (shift-add, the default) or ``vpe``
@@ -17,59 +17,21 @@ no zero padding, the mask is dropped: dot = 2 * popcount(XNOR) - K.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from nbq import ir
 from nbq.errors import NbqError, UnsupportedModelError
 from nbq.formats import bits_for_range
+from nbq.plan.records import Engine, EngineKind
 
-ENGINES = ("svpe", "vpe")  # the compile option, for power-of-two layers
+ENGINE_OPTIONS = ("svpe", "vpe")  # the compile option, for power-of-two layers
 VPE_WEIGHT_BITS = 16
 
 
-@dataclass(frozen=True)
-class Fold:
-    """(PE, SIMD) of a layer; for a complex conv both count complex channels."""
-
-    pe: int
-    simd: int
-    complex: bool
-
-
-@dataclass(frozen=True)
-class Engine:
-    kind: str  # "svpe" | "vpe" | "xnor" | "cxnor"
-    code_bits: int  # bits per stored weight code
-    masked: bool = False  # binary engines: a 0 input is possible
-
-    @property
-    def typedef(self) -> str:
-        if self.kind == "svpe":
-            return f"nbq::svpe<{self.code_bits}>"
-        if self.kind == "vpe":
-            return f"nbq::vpe<{self.code_bits}>"
-        return f"nbq::{self.kind}<{'true' if self.masked else 'false'}>"
-
-
 def check_engine_option(engine: str) -> str:
-    if engine not in ENGINES:
-        raise NbqError(f"unknown engine '{engine}': choose one of {', '.join(ENGINES)}")
+    if engine not in ENGINE_OPTIONS:
+        raise NbqError(f"unknown engine '{engine}': choose one of {', '.join(ENGINE_OPTIONS)}")
     return engine
-
-
-def layer_fold(graph: ir.Graph, layer: ir.Conv | ir.Dense) -> Fold:
-    """The folding pass's choice, or the fully folded (1, 1) array when the pass did not run."""
-    folding = layer.folding
-    if folding is None:
-        complex_ = False
-        if isinstance(layer, ir.Conv):
-            from nbq.passes.folding import is_complex_conv
-
-            complex_ = is_complex_conv(layer, graph.tensors[layer.inputs[0]])
-        return Fold(1, 1, complex_)
-    return Fold(int(folding["pe"]), int(folding["simd"]), bool(folding.get("complex", False)))
 
 
 def is_bipolar(graph: ir.Graph, name: str) -> bool:
@@ -85,7 +47,7 @@ def is_bipolar(graph: ir.Graph, name: str) -> bool:
     return False
 
 
-def choose_engine(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, fold: Fold) -> Engine:
+def choose_engine(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, fold: ir.Fold) -> Engine:
     w = layer.weights
     x = graph.tensors[layer.inputs[0]]
     padded = isinstance(layer, ir.Conv) and any(layer.pads)
@@ -96,13 +58,13 @@ def choose_engine(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, fold:
                 f"layer '{layer.name}' is folded as a complex convolution but its weights are not binary "
                 f"or its input range [{x.lo}, {x.hi}] is not within [-1, 1]"
             )
-        return Engine("cxnor", 1, padded or not is_bipolar(graph, layer.inputs[0]))
+        return Engine(EngineKind.CXNOR, 1, padded or not is_bipolar(graph, layer.inputs[0]))
     if w.kind == "po2" and w.bits == 1 and binary_input:
-        return Engine("xnor", 1, padded or not is_bipolar(graph, layer.inputs[0]))
+        return Engine(EngineKind.XNOR, 1, padded or not is_bipolar(graph, layer.inputs[0]))
     if w.kind == "int":
-        return Engine("vpe", int(w.bits))
+        return Engine(EngineKind.VPE, int(w.bits))
     if option == "vpe":
         ints = np.asarray(w.ints)
         lo, hi = (int(ints.min()), int(ints.max())) if ints.size else (0, 0)
-        return Engine("vpe", max(VPE_WEIGHT_BITS, bits_for_range(min(lo, -1), hi)[0]))
-    return Engine("svpe", int(w.bits))
+        return Engine(EngineKind.VPE, max(VPE_WEIGHT_BITS, bits_for_range(min(lo, -1), hi)[0]))
+    return Engine(EngineKind.SVPE, int(w.bits))

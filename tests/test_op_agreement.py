@@ -1,0 +1,327 @@
+"""Per op, the same compiled design on both sides: reference == HLS C-simulation == RTL co-simulation.
+
+One tiny ONNX graph per layer kind x engine (tests/op_cases.py), compiled ONCE through the public
+pipeline (nbq.compile.compile_model with rtl=True), then C-simulated (g++) and co-simulated (cocotb +
+Verilator) on the same golden vectors: random images and the input quantizer's range extremes
+(all-max, all-min, both max/min checkerboards, a random max/min pattern).  A case fails if any
+output integer differs, if the reference's own outputs are constant, if a simulator checked fewer
+images than were given, or if the two backends built different engines or foldings for a layer.
+
+Cost: one g++ build (~5-10 s) and one Verilator build (~10-20 s) per case, run side by side;
+the unmarked cases are the quick tier, the rest are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+import op_cases
+import pytest
+
+from nbq import ir, reference
+from nbq.boards import load_board
+from nbq.compile import compile_model, lower
+
+N_RANDOM = 4
+RTL_MANIFEST = Path("rtl") / "nbq_rtl.json"
+HLS_MANIFEST = "nbq_project.json"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    build: Callable[[], onnx.ModelProto]
+    engine: str  # the compile option (power-of-two layers)
+    kinds: tuple[str, ...]  # what the graph must contain (KINDS below)
+    engines: tuple[str, ...]  # expected engine of each Conv/Dense, graph order; "-masked": a 0 can reach the XNOR
+    slow: bool = True
+    board: str = "zcu102"
+
+
+def _mvaus(g: ir.Graph) -> list[ir.Conv | ir.Dense]:
+    return [layer for layer in g.layers if isinstance(layer, ir.Conv | ir.Dense)]
+
+
+def _fold(layer: ir.Conv | ir.Dense, key: str):
+    f = layer.folding
+    return f[key] if isinstance(f, dict) else getattr(f, key)
+
+
+def _producer_op(g: ir.Graph, layer: ir.Layer) -> str | None:
+    src = g.producer(layer.inputs[0])
+    return type(src).__name__ if src is not None else None
+
+
+def _convs(g: ir.Graph) -> list[ir.Conv]:
+    return [layer for layer in g.layers if isinstance(layer, ir.Conv)]
+
+
+KINDS: dict[str, Callable[[ir.Graph], bool]] = {
+    "conv-padded": lambda g: any(any(c.pads) for c in _convs(g)),
+    "conv-strided": lambda g: any(c.strides != (1, 1) for c in _convs(g)),
+    "conv-stride-2x1": lambda g: any(c.strides == (2, 1) for c in _convs(g)),
+    "conv-dilated": lambda g: any(c.dilations != (1, 1) for c in _convs(g)),
+    "conv-asymmetric-pads": lambda g: any(len(set(c.pads)) > 1 for c in _convs(g)),
+    "conv-grouped": lambda g: any(1 < c.groups < c.weights.ints.shape[0] for c in _convs(g)),
+    "conv-1x1": lambda g: any(c.weights.ints.shape[2:] == (1, 1) and c.strides == (1, 1) for c in _convs(g)),
+    "conv-complex": lambda g: any(bool(_fold(c, "complex")) for c in _convs(g)),
+    "dense": lambda g: any(isinstance(la, ir.Dense) for la in g.layers),
+    "weights-po2": lambda g: any(m.weights.kind == "po2" and m.weights.bits > 1 for m in _mvaus(g)),
+    "weights-binary": lambda g: any(m.weights.kind == "po2" and m.weights.bits == 1 for m in _mvaus(g)),
+    "weights-int": lambda g: any(m.weights.kind == "int" for m in _mvaus(g)),
+    "threshold-after-mvau": lambda g: any(isinstance(la, ir.Threshold) and _producer_op(g, la) in ("Conv", "Dense")
+                                          for la in g.layers),
+    "threshold-after-pool": lambda g: any(isinstance(la, ir.Threshold) and _producer_op(g, la) in ("MaxPool", "SumPool")
+                                          for la in g.layers),
+    "clamp-relu": lambda g: any(isinstance(la, ir.Clamp) and la.lo is not None and la.hi is None for la in g.layers),
+    "clamp-two-sided": lambda g: any(isinstance(la, ir.Clamp) and None not in (la.lo, la.hi) for la in g.layers),
+    "maxpool-padded": lambda g: any(isinstance(la, ir.MaxPool) and any(la.pads) for la in g.layers),
+    "sumpool-window": lambda g: any(isinstance(la, ir.SumPool) and g.tensors[la.output].shape[1:] != (1, 1)
+                                    for la in g.layers),
+    "sumpool-global": lambda g: any(isinstance(la, ir.SumPool) and g.tensors[la.output].shape[1:] == (1, 1)
+                                    for la in g.layers),
+    "add-shifted": lambda g: any(isinstance(la, ir.Add) and any(la.shifts) for la in g.layers),
+    "flatten": lambda g: any(isinstance(la, ir.Flatten) for la in g.layers),
+}
+
+CONV, DENSE = ("weights-po2",), ("dense", "flatten", "threshold-after-mvau")
+CASES = [
+    Case("conv-svpe", op_cases.conv_po2, "svpe", CONV + ("conv-padded", "conv-strided", "threshold-after-mvau"),
+         ("svpe", "svpe"), slow=False),
+    Case("conv-vpe", op_cases.conv_po2, "vpe", CONV + ("conv-padded", "conv-strided", "threshold-after-mvau"),
+         ("vpe", "vpe"), slow=False),
+    Case("conv-int-vpe", op_cases.conv_int, "svpe", ("weights-int", "conv-padded", "threshold-after-mvau"),
+         ("vpe", "vpe")),
+    Case("conv-xnor", op_cases.conv_xnor, "svpe", ("weights-binary", "conv-strided", "threshold-after-mvau"),
+         ("svpe", "xnor")),
+    Case("conv-xnor-masked", op_cases.conv_xnor_masked, "svpe", ("weights-binary", "conv-padded"),
+         ("xnor-masked", "xnor-masked"), slow=False),
+    Case("conv-cxnor", op_cases.conv_cxnor, "svpe", ("weights-binary", "conv-complex", "conv-padded"),
+         ("cxnor-masked", "cxnor"), slow=False, board="u280"),
+    Case("conv-grouped-svpe", op_cases.conv_grouped, "svpe", CONV + ("conv-grouped", "conv-padded", "conv-strided"),
+         ("svpe", "svpe")),
+    Case("conv-grouped-vpe", op_cases.conv_grouped, "vpe", CONV + ("conv-grouped", "conv-padded", "conv-strided"),
+         ("vpe", "vpe")),
+    Case("conv-window-svpe", op_cases.conv_window, "svpe",
+         CONV + ("conv-stride-2x1", "conv-dilated", "conv-asymmetric-pads"), ("svpe", "svpe")),
+    Case("conv-1x1-svpe", op_cases.conv_1x1, "svpe", CONV + ("conv-1x1", "threshold-after-mvau"), ("svpe", "svpe")),
+    Case("dense-svpe", op_cases.dense_po2, "svpe", CONV + DENSE, ("svpe", "svpe", "svpe")),
+    Case("dense-vpe", op_cases.dense_po2, "vpe", CONV + DENSE, ("vpe", "vpe", "vpe")),
+    Case("dense-int-vpe", op_cases.dense_int, "svpe", ("weights-int",) + DENSE, ("svpe", "vpe", "vpe")),
+    Case("dense-xnor", op_cases.dense_xnor, "svpe", ("weights-binary",) + DENSE, ("svpe", "xnor", "xnor"),
+         slow=False, board="u280"),
+    Case("threshold-clamp-maxpool", op_cases.threshold_clamp_maxpool, "svpe",
+         ("threshold-after-mvau", "threshold-after-pool", "maxpool-padded", "clamp-relu", "clamp-two-sided"),
+         ("svpe", "svpe", "svpe")),
+    Case("sumpool", op_cases.sumpool, "svpe", ("sumpool-window", "sumpool-global", "threshold-after-pool", "flatten"),
+         ("svpe", "svpe", "svpe")),
+    Case("residual-add", op_cases.residual_add, "svpe", ("add-shifted", "flatten", "threshold-after-mvau"),
+         ("svpe", "svpe", "svpe")),
+]
+
+
+def _params():
+    return [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.slow else []) for c in CASES]
+
+
+def test_cases_cover_every_kind_and_engine():
+    kinds = {k for c in CASES for k in c.kinds}
+    assert kinds == set(KINDS), set(KINDS) - kinds
+    assert {e for c in CASES for e in c.engines} == {"svpe", "vpe", "xnor", "xnor-masked", "cxnor", "cxnor-masked"}
+    assert any(not c.slow for c in CASES) and len({c.id for c in CASES}) == len(CASES)
+
+
+# ------------------------------------------------------------------ golden vectors
+
+
+def extreme_inputs(t: ir.Tensor, n_random: int = N_RANDOM, seed: int = 0) -> np.ndarray:
+    """Integer images over the input quantizer's range: the extremes FIRST (so the co-simulation's
+    bubble/backpressure phase, which replays the first images, sees them too), then random ones."""
+    rng = np.random.default_rng(seed)
+    checker = np.indices(t.shape).sum(axis=0) % 2 == 0
+    images = [np.full(t.shape, t.hi), np.full(t.shape, t.lo), np.where(checker, t.hi, t.lo),
+              np.where(checker, t.lo, t.hi), np.where(rng.integers(0, 2, t.shape) == 1, t.hi, t.lo)]
+    images += list(rng.integers(t.lo, t.hi + 1, size=(n_random,) + t.shape))
+    return np.stack(images).astype(np.int64)
+
+
+def stream_order(y: np.ndarray, info: dict) -> np.ndarray:
+    """(N, logical shape) -> (N, values) in the streams' channels-last order (RTL manifest's layout)."""
+    n = y.shape[0]
+    if info.get("layout") is not None:
+        c, h, w = info["layout"]
+        return y.reshape(n, c, h, w).transpose(0, 2, 3, 1).reshape(n, -1)
+    return y.reshape(n, -1)
+
+
+# ------------------------------------------------------------------ one compile per case, both simulators
+
+
+@dataclass
+class Design:
+    case: Case
+    out: Path
+    graph: ir.Graph
+    x_int: np.ndarray
+    expected: np.ndarray  # reference outputs, (N, logical shape)
+    result: object  # nbq.compile.CompileResult
+    compile_s: float
+    csim: object | None = None
+    cosim: object | None = None
+    sim_s: float = 0.0
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class Designs:
+    """Compiles each case once per module and runs both simulators once (side by side)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.compiled: dict[str, Design] = {}
+        self.simulated: set[str] = set()
+
+    def compile(self, case: Case) -> Design:
+        if case.id not in self.compiled:
+            work = self.root / case.id
+            work.mkdir()
+            model = work / f"{case.build.__name__}.onnx"
+            onnx.save(case.build(), str(model))
+            graph = lower(model)
+            t_in = graph.tensors[graph.inputs[0]]
+            x_int = extreme_inputs(t_in)
+            scale = t_in.scale
+            start = time.perf_counter()
+            result = compile_model(model, load_board(case.board), work / "out", test_inputs=x_int * scale, rtl=True,
+                                   engine=case.engine)
+            elapsed = time.perf_counter() - start
+            expected = reference.run_int(graph, x_int)[graph.outputs[0]]
+            self.compiled[case.id] = Design(case, work / "out", graph, x_int, expected, result, elapsed)
+        return self.compiled[case.id]
+
+    def simulate(self, case: Case) -> Design:
+        d = self.compile(case)
+        if case.id not in self.simulated:
+            self.simulated.add(case.id)
+            from nbq.sim.csim import run_csim
+            from nbq.sim.cosim import run_cosim
+
+            start = time.perf_counter()
+            with ThreadPoolExecutor(2) as pool:
+                jobs = {"csim": pool.submit(run_csim, d.out), "cosim": pool.submit(run_cosim, d.out, opt="-O0")}
+                for name, job in jobs.items():
+                    try:
+                        setattr(d, name, job.result())
+                    except Exception as exc:  # reported by the test, with the other simulator's verdict
+                        d.errors[name] = f"{type(exc).__name__}: {str(exc)[:2000]}"
+            d.sim_s = time.perf_counter() - start
+        return d
+
+
+@pytest.fixture(scope="module")
+def designs(tmp_path_factory) -> Designs:
+    return Designs(tmp_path_factory.mktemp("op_agreement"))
+
+
+@pytest.fixture(scope="module")
+def sim_tools():
+    from nbq.errors import ToolNotFoundError
+    from nbq.sim.csim import find_hls_headers
+    from nbq.sim.verilator import require_tools
+
+    try:
+        require_tools()
+        find_hls_headers()
+    except ToolNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
+# ------------------------------------------------------------------ tests
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+def test_case_graph_has_its_kinds_and_folds(case, tmp_path):
+    """The lowered graph holds the layer kinds the case claims, and its MVAUs fold both ways
+    (PE > 1, SIMD > 1, NF > 1 and SF > 1 each somewhere)."""
+    path = tmp_path / "m.onnx"
+    onnx.save(case.build(), str(path))
+    g = lower(path)
+    missing = [k for k in case.kinds if not KINDS[k](g)]
+    assert not missing, f"{case.id}: the graph has no {missing}"
+    mvaus = _mvaus(g)
+    assert len(mvaus) == len(case.engines), [m.name for m in mvaus]
+    for key in ("pe", "simd", "nf", "sf"):
+        assert any(_fold(m, key) > 1 for m in mvaus), (key, [(m.name, m.folding) for m in mvaus])
+
+
+@pytest.mark.usefixtures("sim_tools")
+@pytest.mark.parametrize("case", _params())
+def test_reference_csim_cosim_agree(case, designs):
+    d = designs.simulate(case)
+    n = len(d.x_int)
+    report = f"{case.id}: compile {d.compile_s:.1f} s, simulators {d.sim_s:.1f} s"
+    print(report)
+    # the reference is not trivially constant, and the project carries exactly our vectors
+    y = d.expected
+    assert np.unique(y).size > 1, f"{case.id}: the reference output is constant ({np.unique(y)})"
+    assert len({row.tobytes() for row in y.reshape(n, -1)}) > 1, f"{case.id}: every image gives the same output"
+    assert np.array_equal(d.result.golden_inputs, d.x_int), "the quantized test inputs are not the integers given"
+    assert np.array_equal(d.result.golden_outputs[d.graph.outputs[0]], y)
+    problems = dict(d.errors)
+    # HLS C-simulation: its testbench compares with golden.dat; we also compare its outputs ourselves
+    c = d.csim
+    if c is not None:
+        if not (c.passed and c.mismatches == 0 and c.images == n and not c.problems):
+            problems["csim"] = (f"passed={c.passed} images={c.images}/{n} mismatches={c.mismatches} "
+                                f"problems={c.problems} {c.first_mismatches[:5]}\n{c.log[-1500:]}")
+        else:
+            from nbq.sim.csim import read_csim_outputs
+
+            rtl = json.loads((d.out / RTL_MANIFEST).read_text())
+            got = read_csim_outputs(d.out)
+            want = stream_order(y, rtl["output"])
+            if got.shape != want.shape or not np.array_equal(got, want):
+                bad = int((got != want).sum()) if got.shape == want.shape else f"shape {got.shape} vs {want.shape}"
+                problems["csim"] = f"csim_outputs.dat differs from the reference: {bad}"
+    # RTL co-simulation: every output integer of both phases against the reference
+    o = d.cosim
+    if o is not None and not (o.passed and o.mismatches == 0 and o.images == n):
+        problems["cosim"] = f"passed={o.passed} images={o.images}/{n} mismatches={o.mismatches} {o.first_mismatches[:5]}"
+    if o is not None:
+        golden = np.load(d.out / "rtl" / "tb" / "golden_outputs.npy")
+        if not np.array_equal(golden.reshape(n, -1), y.reshape(n, -1)):
+            problems["cosim golden"] = "rtl/tb/golden_outputs.npy is not the reference output"
+    assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def _manifest_layers(path: Path) -> dict[str, dict]:
+    return {la["name"]: la for la in json.loads(path.read_text())["layers"]}
+
+
+@pytest.mark.parametrize("case", _params())
+def test_both_backends_build_the_same_engines(case, designs):
+    """The HLS project and the RTL network compute each Conv/Dense on the expected engine, folded alike."""
+    d = designs.compile(case)
+    hls, rtl = _manifest_layers(d.out / HLS_MANIFEST), _manifest_layers(d.out / RTL_MANIFEST)
+    wrong = []
+    for layer, want in zip(_mvaus(d.graph), case.engines, strict=True):
+        h, r = hls.get(layer.name, {}), rtl.get(layer.name, {})
+        masked = "<true>" in str(h.get("engine_type", ""))
+        got_hls = h.get("engine", "?") + ("-masked" if masked else "")
+        kind = want.removesuffix("-masked")
+        if got_hls != want:
+            wrong.append(f"{layer.name}: HLS engine {got_hls} ({h.get('engine_type')}), expected {want}")
+        if r.get("engine") != kind:
+            wrong.append(f"{layer.name}: RTL engine {r.get('engine')}, expected {kind}")
+        folds = {"ir": (_fold(layer, "pe"), _fold(layer, "simd")),
+                 "hls": tuple(h.get("folding", {}).get(k) for k in ("pe", "simd")),
+                 "rtl": (r.get("pe"), r.get("simd"))}
+        if len(set(folds.values())) != 1:
+            wrong.append(f"{layer.name}: (PE, SIMD) differ: {folds}")
+    assert not wrong, f"{case.id} (--engine {case.engine}):\n" + "\n".join(wrong)
