@@ -31,6 +31,7 @@ from nbq.backends.rtl.project import write_rtl_project  # noqa: E402
 from nbq.boards import load_board  # noqa: E402
 from nbq.compile import adversarial_inputs, lower  # noqa: E402
 from nbq.passes.folding import choose_folding  # noqa: E402
+from nbq.plan import plan_graph  # noqa: E402
 from nbq.sim.cosim import run_cosim  # noqa: E402
 
 MODEL = ROOT / "examples" / "digits_po2_cnn.onnx"
@@ -63,7 +64,7 @@ def network_table(board) -> list[str]:
             onnx.save(model, str(work / "m.onnx"))
             graph = choose_folding(lower(work / "m.onnx"))
             x = adversarial_inputs(graph, 1)
-            write_rtl_project(graph, board, work / "out", x, reference.run_int(graph, x))
+            write_rtl_project(plan_graph(graph, board), work / "out", x, reference.run_int(graph, x))
             start = time.perf_counter()
             r = run_cosim(work / "out", opt="-O0", stress=False)
             wall = time.perf_counter() - start
@@ -92,7 +93,7 @@ def main() -> int:
     for opt in args.opt:
         work = Path(tempfile.mkdtemp(prefix="nbq_cosim_speed_"))
         try:
-            write_rtl_project(graph, board, work, x, y)
+            write_rtl_project(plan_graph(graph, board), work, x, y)
             for run in ("cold", "warm"):
                 start = time.perf_counter()
                 r = run_cosim(work, opt=opt)

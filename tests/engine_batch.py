@@ -17,12 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from nbq import ir, reference
-from nbq.plan.layout import stream_layouts, to_stream
 from nbq.backends.hls.project import core_code
 from nbq.backends.hls.streams import live_layers
+from nbq.boards import load_board
+from nbq.plan import plan_graph
+from nbq.plan.layout import stream_layouts, to_stream
 from nbq.resources import data_dir
 from nbq.sim.csim import find_hls_headers
 
+ZCU102 = load_board("zcu102")
 FLAGS = ("-std=c++14", "-O0", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas")
 
 _MAIN = r"""
@@ -96,7 +99,8 @@ def source(cases: list[Case]) -> str:
     parts = ['#include "nbq/nbq.h"\n']
     calls = []
     for case in cases:
-        parts.append(f"namespace {case.name} {{\n{core_code(case.graph, case.engine, 'top')}\n}}  // {case.name}\n")
+        code = core_code(plan_graph(case.graph, ZCU102, case.engine), "top")
+        parts.append(f"namespace {case.name} {{\n{code}\n}}  // {case.name}\n")
         calls.append(f'    run_case<{case.name}::input_t, {case.name}::output_t>("{case.name}", {case.name}::top, '
                      f"{case.name}::NBQ_IN_SIZE, {case.name}::NBQ_OUT_SIZE);")  # fmt: skip
     return "".join(parts) + _MAIN.replace("CALLS", "\n".join(calls))

@@ -9,6 +9,7 @@ import numpy as np
 from nbq import ir, reference
 from nbq.formats import Po2Codebook
 from nbq.passes.folding import fold_for
+from nbq.plan import plan_graph
 
 
 class GraphMaker:
@@ -336,5 +337,5 @@ def write_and_csim(graph: ir.Graph, board_name: str, out_dir: Path, n_random: in
     from nbq.sim.csim import run_csim
 
     x, y = golden(graph, n_random)
-    write_hls_project(graph, load_board(board_name), out_dir, x, y)
+    write_hls_project(plan_graph(graph, load_board(board_name)), out_dir, x, y)
     return run_csim(out_dir, **csim_kwargs)

@@ -39,9 +39,9 @@ def _conv(b: GraphBuilder, x: str, w: np.ndarray, bias: bool = False, **attrs) -
     return b.node("Conv", inputs, kernel_shape=list(w.shape[2:]), **attrs)
 
 
-def _gemm(b: GraphBuilder, x: str, w: np.ndarray) -> str:
-    bias = b.const(b.rng.normal(0, 2, w.shape[0]).astype(np.float32), "fcb")
-    return b.node("Gemm", [x, b.const(w, "fc"), bias], transB=1)
+def _gemm(b: GraphBuilder, x: str, w: np.ndarray, bias: np.ndarray | None = None) -> str:
+    bias = b.rng.normal(0, 2, w.shape[0]) if bias is None else bias
+    return b.node("Gemm", [x, b.const(w, "fc"), b.const(np.asarray(bias, np.float32), "fcb")], transB=1)
 
 
 def _sign(b: GraphBuilder, x: str, channels: int) -> str:
@@ -77,7 +77,7 @@ def conv_int(seed: int = 1) -> onnx.ModelProto:
     return build(b, (1, 2, 5, 5), x, "conv_int")
 
 
-def conv_xnor(seed: int = 2) -> onnx.ModelProto:
+def conv_xnor(seed: int = 8) -> onnx.ModelProto:
     """po2 3x3/2 conv -> BN/Sign -> binary 3x3 conv, no padding, over +-1 (unmasked XNOR)."""
     b = GraphBuilder(seed)
     x = b.qdq("input", -2, signed=True, bits=3)
@@ -136,7 +136,7 @@ def conv_1x1(seed: int = 7) -> onnx.ModelProto:
 # ----------------------------------------------------------------- Dense / Flatten
 
 
-def dense_po2(seed: int = 8) -> onnx.ModelProto:
+def dense_po2(seed: int = 10) -> onnx.ModelProto:
     """conv -> threshold -> Flatten of the (C, H, W) map (column reorder) -> po2 Gemm -> threshold -> Gemm."""
     b = GraphBuilder(seed)
     x = b.qdq("input", -3, signed=True, bits=4)
@@ -158,13 +158,17 @@ def dense_int(seed: int = 9) -> onnx.ModelProto:
     return build(b, (1, 1, 5, 5), x, "dense_int")
 
 
-def dense_xnor(seed: int = 10) -> onnx.ModelProto:
-    """Sign of a conv -> Flatten (still +-1) -> binary Gemm (unmasked XNOR) -> BN/Sign -> binary Gemm."""
+def dense_xnor(seed: int = 18) -> onnx.ModelProto:
+    """Sign of a conv -> Flatten (still +-1) -> binary Gemm (unmasked XNOR) -> Clip(-1, 1) (values -1, 0, 1)
+    -> binary Gemm (masked XNOR)."""
     b = GraphBuilder(seed)
     x = b.qdq("input", -3, signed=True, bits=4)
     x = _sign(b, _conv(b, x, b.po2_weights((3, 1, 3, 3), 2)), 3)
     x = b.node("Flatten", [x], axis=1)
-    x = _sign(b, _gemm(b, x, _pm1(b, (6, 27))), 6)
+    # +-1 weights at scale 1 and odd biases: integer sums of either parity, so the clip below yields 0s too
+    w = b.rng.choice(np.array([-1.0, 1.0], np.float32), size=(6, 27))
+    x = _gemm(b, x, w, bias=b.rng.choice(np.array([-1.0, 1.0, 3.0]), size=6))
+    x = b.node("Clip", [x, b.const(np.float32(-1.0), "lo"), b.const(np.float32(1.0), "hi")])
     x = _gemm(b, x, _pm1(b, (4, 6)))
     return build(b, (1, 1, 5, 5), x, "dense_xnor")
 
@@ -172,9 +176,9 @@ def dense_xnor(seed: int = 10) -> onnx.ModelProto:
 # ----------------------------------------------------------------- elementwise, pools, residual
 
 
-def threshold_clamp_maxpool(seed: int = 11) -> onnx.ModelProto:
+def threshold_clamp_maxpool(seed: int = 8) -> onnx.ModelProto:
     """conv -> uint4 (fused) -> padded 3x3/2 MaxPool -> BN/ReLU/Q (a standalone Threshold) -> conv ->
-    ReLU (a Clamp, no quantizer) -> conv -> Clip(-1, 1) (a two-sided Clamp)."""
+    ReLU (a Clamp, no quantizer) -> conv -> Clip(-1/8, 1/8) (a two-sided Clamp)."""
     b = GraphBuilder(seed)
     x = b.qdq("input", -3, signed=True, bits=4)
     x = b.activation(_conv(b, x, b.po2_weights((4, 2, 3, 3), 3), pads=[1, 1, 1, 1]), 4, -1, 4, False)
@@ -182,12 +186,12 @@ def threshold_clamp_maxpool(seed: int = 11) -> onnx.ModelProto:
     x = b.activation(x, 4, 0, 2, False)
     x = b.node("Relu", [_conv(b, x, b.po2_weights((6, 4, 1, 1), 3))])
     x = _conv(b, x, b.po2_weights((3, 6, 3, 3), 2), pads=[1, 1, 1, 1])
-    # integer bounds are multiples of the conv output's step (a power of two <= 1)
-    x = b.node("Clip", [x, b.const(np.float32(-1.0), "lo"), b.const(np.float32(1.0), "hi")])
+    # bounds: multiples of the conv output's step (2^-8), inside its values so both clip
+    x = b.node("Clip", [x, b.const(np.float32(-0.125), "lo"), b.const(np.float32(0.125), "hi")])
     return build(b, (1, 2, 7, 7), x, "threshold_clamp_maxpool")
 
 
-def sumpool(seed: int = 12) -> onnx.ModelProto:
+def sumpool(seed: int = 37) -> onnx.ModelProto:
     """conv -> uint3 -> 2x2 AveragePool (a windowed SumPool) -> conv -> BN -> GlobalAveragePool -> Q
     (a Threshold after the global SumPool) -> Flatten -> Gemm."""
     b = GraphBuilder(seed)

@@ -11,6 +11,7 @@ from hls_graphs import golden, mlp_binary
 from nbq.backends.hls import write_hls_project
 from nbq.boards import load_board
 from nbq.errors import NbqError, ToolNotFoundError
+from nbq.plan import plan_graph
 from nbq.sim import csim
 
 
@@ -39,7 +40,7 @@ def test_no_headers_is_a_clear_error(monkeypatch):
 @pytest.fixture
 def project(tmp_path):
     g = mlp_binary()
-    write_hls_project(g, load_board("zcu102"), tmp_path / "prj", *golden(g))
+    write_hls_project(plan_graph(g, load_board("zcu102")), tmp_path / "prj", *golden(g))
     return tmp_path / "prj"
 
 

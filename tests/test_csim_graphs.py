@@ -23,6 +23,7 @@ from hls_graphs import (
 from nbq import reference
 from nbq.backends.hls import write_hls_project
 from nbq.boards import load_board
+from nbq.plan import plan_graph
 from nbq.sim.csim import run_csim
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
@@ -71,7 +72,7 @@ def test_accumulator_extremes(tmp_path):
     x = np.stack(images)
     out = reference.run_int(g, x)[g.outputs[0]]
     assert out.max() == y.hi and out.min() == y.lo  # the proven range is tight and reached
-    write_hls_project(g, load_board("u280"), tmp_path / "prj", x, {g.outputs[0]: out})
+    write_hls_project(plan_graph(g, load_board("u280")), tmp_path / "prj", x, {g.outputs[0]: out})
     assert_passed(run_csim(tmp_path / "prj"))
 
 
@@ -105,7 +106,7 @@ def test_flatten_only_graph_via_makefile(tmp_path):
     m.flatten()
     g = m.graph()
     x, y = golden(g)
-    write_hls_project(g, load_board("zcu102"), tmp_path / "prj", x, y)
+    write_hls_project(plan_graph(g, load_board("zcu102")), tmp_path / "prj", x, y)
     if shutil.which("make") is None:
         pytest.skip("make not installed")
     # PYTHON: the interpreter that has hls4ml (the Makefile asks it where ap_int.h is)

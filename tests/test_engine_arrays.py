@@ -17,7 +17,8 @@ from engine_batch import Case, bound_images, images, run_batch
 from hls_graphs import GraphMaker, divisors, set_folding
 
 from nbq import ir, reference
-from nbq.backends.hls.engines import choose_engine, layer_fold
+from nbq.boards import load_board
+from nbq.plan import plan_graph
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
 
@@ -84,7 +85,7 @@ def _check_engine(cases: list[Case], kind: str, masked: bool | None = None) -> N
     for case in cases:
         for layer in case.graph.layers:
             if isinstance(layer, ir.Conv | ir.Dense):
-                eng = choose_engine(case.graph, layer, case.engine, layer_fold(case.graph, layer))
+                eng = plan_graph(case.graph, load_board("zcu102"), case.engine).layer(layer.name).engine
                 assert eng.kind == kind, (case.name, eng)
 
 
@@ -157,7 +158,7 @@ def test_binary_xnor_array(tmp_path):
             x += bound_images(g, g.layers[-1])
         cases.append(Case(name, g, np.stack(x)))
     _check_engine(cases, "xnor")
-    masked = [choose_engine(c.graph, c.graph.layers[-1], "svpe", layer_fold(c.graph, c.graph.layers[-1])).masked
+    masked = [plan_graph(c.graph, load_board("zcu102")).layer(c.graph.layers[-1].name).engine.masked
               for c in cases]  # fmt: skip
     assert 10 <= sum(masked) <= CASES - 10  # both the masked and the plain 2*popcount - K engine
     _assert_batch(cases, tmp_path)

@@ -16,6 +16,7 @@ from hls_graphs import cnn_mixed, golden, residual
 
 from nbq.backends.hls import write_hls_project
 from nbq.boards import load_board
+from nbq.plan import plan_graph
 
 
 def load_driver(prj: Path):
@@ -31,7 +32,7 @@ def project(request, tmp_path):
     """(project folder, driver module, inputs, golden) for an unsigned-input and a signed-input net."""
     g = {"cnn_mixed": cnn_mixed, "residual": residual}[request.param]()
     prj = tmp_path / "prj"
-    write_hls_project(g, load_board("zcu102"), prj, *golden(g))
+    write_hls_project(plan_graph(g, load_board("zcu102")), prj, *golden(g))
     driver = load_driver(prj)
     fmt = driver.load_format(prj)
     inputs = driver.read_dat(prj / "tb_data" / "inputs.dat", fmt.in_size)
@@ -197,6 +198,6 @@ def test_mismatch_and_rate_helpers(project):
 def test_driver_refuses_a_u280_project(tmp_path, project):
     _, driver, _, _ = project
     g = cnn_mixed()
-    write_hls_project(g, load_board("u280"), tmp_path / "card", *golden(g))
+    write_hls_project(plan_graph(g, load_board("u280")), tmp_path / "card", *golden(g))
     with pytest.raises(ValueError, match="not an nbq Zynq"):
         driver.load_format(tmp_path / "card")

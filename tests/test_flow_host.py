@@ -18,6 +18,7 @@ from hls_graphs import golden, residual
 from nbq.backends.hls import write_hls_project
 from nbq.backends.hls.bindata import batch_bytes, read_batch_bytes
 from nbq.boards import load_board
+from nbq.plan import plan_graph
 from nbq.resources import data_dir
 from nbq.sim.csim import find_hls_headers
 
@@ -82,7 +83,7 @@ def test_make_host_and_run_with_stub_xrt(tmp_path):
     g = residual()
     x, y = golden(g)
     prj = tmp_path / "prj"
-    write_hls_project(g, load_board("u280"), prj, x, y, top_name="net")
+    write_hls_project(plan_graph(g, load_board("u280")), prj, x, y, top_name="net")
     xrt = _fake_xrt(prj, tmp_path / "xrt", "net")
     (prj / "net.xclbin").write_text("stub")  # `make run` uses an existing xclbin as is
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
@@ -126,7 +127,7 @@ def test_make_host_and_run_with_stub_xrt(tmp_path):
 def test_make_host_without_xrt_says_so(tmp_path):
     g = residual()
     prj = tmp_path / "prj"
-    write_hls_project(g, load_board("u280"), prj, *golden(g))
+    write_hls_project(plan_graph(g, load_board("u280")), prj, *golden(g))
     env = tool_free_env(tmp_path / "bin")
     for target in ("host", "run"):
         done = subprocess.run(["make", "--no-print-directory", target], cwd=prj, env=env, capture_output=True,

@@ -18,6 +18,7 @@ from nbq.boards import load_board
 from nbq.build import check_target, missing_requirement
 from nbq.cli import main
 from nbq.errors import NbqError, ToolNotFoundError
+from nbq.plan import plan_graph
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 PLATFORM = load_board("u280").platform
@@ -25,7 +26,7 @@ PLATFORM = load_board("u280").platform
 
 def project(tmp_path: Path, board: str, name: str = "prj") -> Path:
     g = mlp_binary()
-    write_hls_project(g, load_board(board), tmp_path / name, *golden(g), top_name="net")
+    write_hls_project(plan_graph(g, load_board(board)), tmp_path / name, *golden(g), top_name="net")
     return tmp_path / name
 
 

@@ -15,6 +15,7 @@ from nbq.backends.hls import project_files, write_hls_project
 from nbq.backends.hls.bindata import batch_bytes, read_batch_bytes
 from nbq.boards import load_board
 from nbq.errors import NbqError
+from nbq.plan import plan_graph
 from nbq.resources import data_dir
 
 VITIS_TARGETS = ["csim", "csynth", "cosim", "xo", "xclbin", "host", "run"]
@@ -22,7 +23,7 @@ VIVADO_TARGETS = ["csim", "csynth", "cosim", "ip", "bitstream"]
 
 
 def write(graph, out: Path, board: str = "u280", top: str = "net") -> Path:
-    write_hls_project(graph, load_board(board), out, *golden(graph), top_name=top)
+    write_hls_project(plan_graph(graph, load_board(board)), out, *golden(graph), top_name=top)
     return out
 
 
@@ -164,13 +165,13 @@ def test_custom_vitis_board_without_banks(tmp_path):
     (tmp_path / "card.yaml").write_text(text.replace("name: u280", "name: card"))
     board = load_board(str(tmp_path / "card.yaml"))
     g = cnn_mixed()
-    files = project_files(g, board, *golden(g))
+    files = project_files(plan_graph(g, board), *golden(g))
     assert connectivity_entries(files["connectivity.cfg"]) == [("nk", "nbq_top_krnl:1:nbq_top_krnl_1")]
     assert "v++ picks the banks" in files["connectivity.cfg"]
     assert "typedef ap_uint<512> nbq_word_t;" in files["firmware/parameters.h"]
     (tmp_path / "bad.yaml").write_text(text.replace("bus_bits: 512", "bus_bits: 300"))
     with pytest.raises(NbqError, match="bus_bits"):
-        project_files(g, load_board(str(tmp_path / "bad.yaml")), *golden(g))
+        project_files(plan_graph(g, load_board(str(tmp_path / "bad.yaml"))), *golden(g))
 
 
 def test_kernel_bus_words_and_host_constants(tmp_path):
@@ -253,7 +254,7 @@ def test_block_design_without_board_files(tmp_path):
     text = (data_dir("boards") / "zcu102.yaml").read_text()
     (tmp_path / "zu.yaml").write_text(re.sub(r"vivado_board_part:.*\n", "", text))
     g = cnn_mixed()
-    files = project_files(g, load_board(str(tmp_path / "zu.yaml")), *golden(g))
+    files = project_files(plan_graph(g, load_board(str(tmp_path / "zu.yaml"))), *golden(g))
     assert "set board_part_pattern {}" in files["vivado/block_design.tcl"]
 
 
@@ -288,7 +289,7 @@ def test_readme_and_manifest_list_the_targets(board, tmp_path):
 def test_flow_files_are_deterministic(tmp_path):
     g = cnn_mixed()
     for board in ("u280", "zcu102"):
-        a = project_files(g, load_board(board), *golden(g))
-        b = project_files(g, load_board(board), *golden(g))
+        a = project_files(plan_graph(g, load_board(board)), *golden(g))
+        b = project_files(plan_graph(g, load_board(board)), *golden(g))
         assert a == b
         assert all(isinstance(v, bytes) for k, v in a.items() if k.endswith(".bin"))

@@ -111,12 +111,15 @@ CASES = [
          ("vpe", "vpe")),
     Case("conv-window-svpe", op_cases.conv_window, "svpe",
          CONV + ("conv-stride-2x1", "conv-dilated", "conv-asymmetric-pads"), ("svpe", "svpe")),
+    Case("conv-window-vpe", op_cases.conv_window, "vpe",
+         CONV + ("conv-stride-2x1", "conv-dilated", "conv-asymmetric-pads"), ("vpe", "vpe")),
     Case("conv-1x1-svpe", op_cases.conv_1x1, "svpe", CONV + ("conv-1x1", "threshold-after-mvau"), ("svpe", "svpe")),
+    Case("conv-1x1-vpe", op_cases.conv_1x1, "vpe", CONV + ("conv-1x1", "threshold-after-mvau"), ("vpe", "vpe")),
     Case("dense-svpe", op_cases.dense_po2, "svpe", CONV + DENSE, ("svpe", "svpe", "svpe")),
     Case("dense-vpe", op_cases.dense_po2, "vpe", CONV + DENSE, ("vpe", "vpe", "vpe")),
     Case("dense-int-vpe", op_cases.dense_int, "svpe", ("weights-int",) + DENSE, ("svpe", "vpe", "vpe")),
-    Case("dense-xnor", op_cases.dense_xnor, "svpe", ("weights-binary",) + DENSE, ("svpe", "xnor", "xnor"),
-         slow=False, board="u280"),
+    Case("dense-xnor", op_cases.dense_xnor, "svpe", ("weights-binary", "clamp-two-sided") + DENSE,
+         ("svpe", "xnor", "xnor-masked"), slow=False, board="u280"),
     Case("threshold-clamp-maxpool", op_cases.threshold_clamp_maxpool, "svpe",
          ("threshold-after-mvau", "threshold-after-pool", "maxpool-padded", "clamp-relu", "clamp-two-sided"),
          ("svpe", "svpe", "svpe")),
@@ -209,8 +212,8 @@ class Designs:
         d = self.compile(case)
         if case.id not in self.simulated:
             self.simulated.add(case.id)
-            from nbq.sim.csim import run_csim
             from nbq.sim.cosim import run_cosim
+            from nbq.sim.csim import run_csim
 
             start = time.perf_counter()
             with ThreadPoolExecutor(2) as pool:
@@ -258,6 +261,22 @@ def test_case_graph_has_its_kinds_and_folds(case, tmp_path):
     assert len(mvaus) == len(case.engines), [m.name for m in mvaus]
     for key in ("pe", "simd", "nf", "sf"):
         assert any(_fold(m, key) > 1 for m in mvaus), (key, [(m.name, m.folding) for m in mvaus])
+    # on the golden vectors every layer is exercised: its output differs between images, each
+    # threshold bank gives more than one level, each clamp bound clips something
+    x = extreme_inputs(g.tensors[g.inputs[0]])
+    values = reference.run_int(g, x, keep_all=True)
+    for layer in g.layers:
+        y = values[layer.output].reshape(len(x), -1)
+        assert len({row.tobytes() for row in y}) > 1, f"{layer.op} {layer.name}: the same output for every image"
+        assert np.unique(y).size > 1, f"{layer.op} {layer.name}: a constant output"
+        if isinstance(layer, ir.Conv | ir.Dense):
+            engine = case.engines[mvaus.index(layer)]
+            if engine.endswith("-masked"):  # a 0 reaches the XNOR: from the data or from zero padding
+                assert (values[layer.inputs[0]] == 0).any() or any(getattr(layer, "pads", ())), layer.name
+        if isinstance(layer, ir.Clamp):
+            v = values[layer.inputs[0]]
+            for bound, hit in ((layer.lo, lambda b: v.min() < b), (layer.hi, lambda b: v.max() > b)):
+                assert bound is None or hit(bound), f"Clamp {layer.name}: bound {bound} never clips"
 
 
 @pytest.mark.usefixtures("sim_tools")
@@ -325,3 +344,33 @@ def test_both_backends_build_the_same_engines(case, designs):
         if len(set(folds.values())) != 1:
             wrong.append(f"{layer.name}: (PE, SIMD) differ: {folds}")
     assert not wrong, f"{case.id} (--engine {case.engine}):\n" + "\n".join(wrong)
+
+
+@pytest.mark.usefixtures("sim_tools")
+def test_a_wrong_integer_fails_both_simulators(designs):
+    """The checks above can fail: a corrupted weight ROM fails the RTL co-simulation, a corrupted
+    golden integer fails the C-simulation (the files are restored afterwards)."""
+    from nbq.sim.csim import run_csim
+    from nbq.sim.cosim import run_cosim
+
+    case = next(c for c in CASES if c.id == "conv-svpe")
+    d = designs.simulate(case)
+    roms = sorted((d.out / "rtl").glob("*_w.mem"))
+    golden = d.out / "tb_data" / "golden.dat"
+    assert roms and golden.is_file(), sorted(p.name for p in (d.out / "rtl").iterdir())
+    saved = {p: p.read_text() for p in (roms[0], golden)}
+    try:
+        words = saved[roms[0]].split()
+        words[0] = format(int(words[0], 16) ^ ((1 << 4 * len(words[0])) - 1), f"0{len(words[0])}x")
+        roms[0].write_text("\n".join(words) + "\n")  # every weight of the first fold inverted
+        rows = saved[golden].splitlines()
+        values = rows[0].split()
+        values[0] = str(int(values[0]) + 1)
+        golden.write_text("\n".join([" ".join(values)] + rows[1:]) + "\n")
+        bad_rtl = run_cosim(d.out, stress=False, opt="-O0")
+        bad_hls = run_csim(d.out)
+    finally:
+        for path, text in saved.items():
+            path.write_text(text)
+    assert not bad_rtl.passed and bad_rtl.mismatches > 0, bad_rtl.summary()
+    assert not bad_hls.passed and bad_hls.mismatches > 0, (bad_hls.mismatches, bad_hls.problems)

@@ -1,5 +1,6 @@
 """nbq_mvau (folded matrix-vector unit) with all four engines, grouped convolutions and the ROM layout
-planned by nbq.plan and printed by the RTL backend (nbq.backends.rtl.mvau), vs numpy; random folding, data and handshakes."""
+planned by nbq.plan and printed by the RTL backend (nbq.backends.rtl.mvau), vs numpy; random folding,
+data and handshakes."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from nbq.backends.rtl.project import MANIFEST, write_rtl_project
 from nbq.boards import load_board
 from nbq.compile import adversarial_inputs, lower
 from nbq.passes.folding import choose_folding
+from nbq.plan import plan_graph
 from nbq.sim.cosim import axis_words, run_cosim, to_stream
 from nbq.sim.verilator import verilator_bin_dir
 
@@ -63,7 +64,7 @@ def analytical_ii(graph: ir.Graph) -> int:
 def _cosim(graph: ir.Graph, board: str, out: Path):
     x = adversarial_inputs(graph, 8)
     y = reference.run_int(graph, x)
-    write_rtl_project(graph, load_board(board), out, x, y)
+    write_rtl_project(plan_graph(graph, load_board(board)), out, x, y)
     return run_cosim(out, opt="-O0")
 
 
@@ -109,7 +110,7 @@ def test_paper_networks_cosim(tmp_path, name):
     onnx.save(model, str(tmp_path / "m.onnx"))
     graph = choose_folding(lower(tmp_path / "m.onnx"))
     x = adversarial_inputs(graph, 1)  # all-max, all-min, checkerboard and one random image
-    write_rtl_project(graph, load_board("zcu102"), tmp_path / "out", x, reference.run_int(graph, x))
+    write_rtl_project(plan_graph(graph, load_board("zcu102")), tmp_path / "out", x, reference.run_int(graph, x))
     result = run_cosim(tmp_path / "out", opt="-O0", stress=False)
     assert result.passed and result.images == len(x) == 4, "\n".join(result.first_mismatches)
     model_ii = analytical_ii(graph)
@@ -144,7 +145,7 @@ def test_random_networks_one_build(tmp_path):
         x = adversarial_inputs(graph, 3, seed=i)
         y = reference.run_int(graph, x)[graph.outputs[0]]
         out = tmp_path / f"net{i}"
-        write_rtl_project(graph, load_board("zcu102"), out, None, None, top_name=f"net{i}")
+        write_rtl_project(plan_graph(graph, load_board("zcu102")), out, None, None, top_name=f"net{i}")
         m = json.loads((out / "rtl" / MANIFEST).read_text())
         sources.append(out / "rtl" / f"net{i}.sv")
         ins, outs = m["input"], m["output"]
@@ -177,8 +178,8 @@ def test_generated_tops_lint_clean_and_deterministic(tmp_path):
     graphs.append(choose_folding(lower(tmp_path / "bcnn.onnx")))
     for i, graph in enumerate(graphs):
         a, b = tmp_path / f"a{i}", tmp_path / f"b{i}"
-        files = write_rtl_project(graph, load_board("zcu102"), a, None, None)
-        write_rtl_project(graph, load_board("zcu102"), b, None, None)
+        files = write_rtl_project(plan_graph(graph, load_board("zcu102")), a, None, None)
+        write_rtl_project(plan_graph(graph, load_board("zcu102")), b, None, None)
         for rel in files:
             assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
         assert all(p.resolve().is_relative_to(a.resolve()) for p in a.rglob("*"))

@@ -222,7 +222,7 @@ def plan_hardware(graph: ir.Graph, board: Board, engine: str = "svpe") -> Hardwa
     x, y = graph.inputs[0], graph.outputs[0]
     return HardwarePlan(graph=graph, board=board, engine_option=engine,
                         layers=plans, input_beats=beats(graph, x), output_beats=beats(graph, y),
-                        fifo_depth=_fifo_depths(graph, [p.layer for p in plans], written))
+                        fifo_depth=_fifo_depths(graph, [p.layer for p in plans], written), layouts=layouts)
 
 
 def plan_graph(graph: ir.Graph, board: Board, engine: str = "svpe") -> HardwarePlan:

@@ -200,6 +200,7 @@ class HardwarePlan:
     input_beats: int
     output_beats: int
     fifo_depth: dict[str, int]  # tensor -> beats of slack in front of its readers
+    layouts: dict = field(default_factory=dict)  # tensor -> the (C, H, W) its stream order comes from (nbq.plan.layout)
 
     def __post_init__(self) -> None:
         self._by_name = {p.name: p for p in self.layers}

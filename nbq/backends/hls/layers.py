@@ -174,7 +174,7 @@ def threshold_code(thr: ir.Threshold, table: ThresholdTable, ident: str, ctx: La
     return cfg, arrays, Call(f"nbq::threshold<{cfg.name}>", [f"th_{ident}", f"up_{ident}"])
 
 
-def _threshold(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
+def threshold_unit_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
     layer = unit.layer
     x = ctx.tensor(layer.inputs[0])
     w = proc.in_widths[0]
@@ -185,7 +185,7 @@ def _threshold(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) ->
     return Built([cfg], [call], info, unit.cycles, arrays)
 
 
-def _clamp(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
+def clamp_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
     layer = unit.layer
     x = ctx.tensor(layer.inputs[0])
     w = proc.in_widths[0]
@@ -213,7 +213,7 @@ def _clamp(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Bui
     return Built([cfg], [Call(f"nbq::clamp<cfg_{ident}>", [*proc.inputs, *proc.outputs])], info, unit.cycles)
 
 
-def _add(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
+def add_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
     layer = unit.layer
     a, b, y = (ctx.tensor(n) for n in (*layer.inputs, layer.output))
     if len(layer.inputs) != 2 or not a.size == b.size == y.size:
@@ -243,7 +243,7 @@ def _add(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built
 # ------------------------------------------------------------------ pooling
 
 
-def _pool(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
+def pool_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
     layer = unit.layer
     x, y = ctx.tensor(layer.inputs[0]), ctx.tensor(layer.output)
     pads = tuple(layer.pads) if isinstance(layer, ir.MaxPool) else (0, 0, 0, 0)
@@ -302,40 +302,3 @@ def adapter_code(proc: Process, ctx: LayerContext) -> ProcessCode:
         return ProcessCode([Call(f"nbq::from_vec<{ctype}, {w}, {t.size}>", proc.inputs + proc.outputs)],
                            f"output {what}: words of {w} -> one value per transfer", t.size)  # fmt: skip
     raise ValueError(f"unknown process kind {proc.kind}")
-
-
-def builders() -> dict:
-    from nbq.backends.hls.mvau import conv_layer, dense_layer
-
-    return {
-        ir.Conv: conv_layer,
-        ir.Dense: dense_layer,
-        ir.Threshold: _threshold,
-        ir.Clamp: _clamp,
-        ir.MaxPool: _pool,
-        ir.SumPool: _pool,
-        ir.Add: _add,
-    }
-
-
-def process_code(proc: Process, ctx: LayerContext) -> ProcessCode:
-    if proc.kind != "layer":
-        return adapter_code(proc, ctx)
-    unit = proc.unit
-    layer = unit.layer
-    build = builders().get(type(layer))
-    if build is None:
-        raise InternalError(f"the HLS backend has no printer for planned {layer.op} layer '{layer.name}'")
-    ident = ctx.layer_ids.add(layer.name)
-    built = build(unit, ident, ctx, proc)
-    return ProcessCode(
-        calls=built.calls,
-        comment=built.configs[-1].comment,
-        cycles=built.cycles,
-        configs=built.configs,
-        arrays=built.arrays,
-        streams=built.streams,
-        header=f"weights/{ident}.h" if built.arrays else None,
-        ident=ident,
-        info=built.info,
-    )

@@ -15,14 +15,15 @@ from nbq import ir
 from nbq.backends.hls.bindata import batch_bytes
 from nbq.backends.hls.cxx import ap_type
 from nbq.backends.hls.flow import Names, bus_format, flow_context, flow_files, manifest_entries
-from nbq.backends.hls.layers import LayerContext, ProcessCode, process_code
-from nbq.plan.layout import stream_layouts, to_stream
+from nbq.backends.hls.layers import LayerContext, ProcessCode
+from nbq.backends.hls.printers import process_code
 from nbq.backends.hls.streams import wire
 from nbq.backends.hls.testbench import dat_text, golden_pair
 from nbq.backends.names import c_identifier, comment_text
 from nbq.backends.render import render
 from nbq.errors import NbqError
 from nbq.formats import bits_for_range
+from nbq.plan.layout import to_stream
 from nbq.plan.records import HardwarePlan
 from nbq.plan.report import performance, stage_table
 from nbq.resources import data_dir
@@ -85,7 +86,7 @@ class Core:
 def build_core(plan: HardwarePlan) -> Core:
     graph = plan.graph
     wiring = wire(plan)
-    layouts = stream_layouts(graph, [u.layer for u in wiring.units])
+    layouts = plan.layouts
     ctx = LayerContext(plan, wiring, layouts)
     procs = [process_code(p, ctx) for p in wiring.processes]
     streams = [*wiring.streams, *(s for p in procs for s in p.streams)]

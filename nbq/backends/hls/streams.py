@@ -84,7 +84,7 @@ def _output_width(unit: LayerPlan, width: dict[str, int], root: dict[str, str]) 
 
 def wire(plan: HardwarePlan) -> Wiring:
     if not isinstance(plan, HardwarePlan):
-        raise InternalError(f"the HLS backend needs a hardware plan (nbq.plan.plan_hardware), got {type(plan).__name__}")
+        raise InternalError(f"the HLS backend needs a hardware plan (nbq.plan), got {type(plan).__name__}")
     graph = plan.graph
     (x,), (y,) = graph.inputs, graph.outputs
     units = plan.layers

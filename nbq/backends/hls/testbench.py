@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from nbq import ir, reference
-from nbq.plan.layout import Layout, to_stream
 from nbq.errors import NbqError
 from nbq.golden import adversarial_inputs
+from nbq.plan.layout import Layout, to_stream
 
 
 def golden_pair(

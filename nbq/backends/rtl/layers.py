@@ -15,7 +15,6 @@ from nbq.backends.rtl import memfiles
 from nbq.backends.rtl.mvau import ENGINE_PARAM
 from nbq.backends.rtl.netlist import Netlist, Stream
 from nbq.errors import InternalError, UnsupportedModelError
-from nbq.plan.layout import stream_order
 from nbq.plan.records import EngineKind, HardwarePlan, LayerPlan, ThresholdTable
 
 
