@@ -6,7 +6,7 @@ names here load lazily, so ``nbq.nn.cli`` and ``nbq.nn.data`` import without it.
 
 from __future__ import annotations
 
-import importlib
+from nbq.lazy import lazy_exports
 
 _EXPORTS = {
     "Split": "data", "load_dataset": "data",
@@ -23,9 +23,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"nbq.nn.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'nbq.nn' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,6 +1,6 @@
-"""RTL backend: a compiled nbq graph -> a streaming SystemVerilog network (hw/rtl engines, ROM tables).
+"""RTL backend: a hardware plan (nbq.plan) -> a streaming SystemVerilog network (hw/rtl engines, ROM tables).
 
-write_rtl_project(graph, board, out_dir, golden_inputs, golden_outputs) writes out_dir/rtl/;
+write_rtl_project(plan, out_dir, golden_inputs, golden_outputs) writes out_dir/rtl/ from a hardware plan;
 nbq.sim.cosim.run_cosim(out_dir) co-simulates it.
 
 The names below load lazily from nbq.backends.rtl.project (PEP 562), so this package
@@ -10,7 +10,7 @@ module imports none of its submodules and the submodules may import from the pac
 
 from __future__ import annotations
 
-import importlib
+from nbq.lazy import lazy_exports
 
 _EXPORTS = {
     "MANIFEST": "project", "RTL_DIR": "project", "build_network": "project", "project_files": "project",
@@ -20,13 +20,4 @@ _EXPORTS = {
 __all__ = ["MANIFEST", "RTL_DIR", "build_network", "project_files", "write_rtl_project"]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
