@@ -84,8 +84,8 @@ class Core:
 
 
 def build_core(plan: HardwarePlan) -> Core:
+    wiring = wire(plan)  # checks that it is a plan
     graph = plan.graph
-    wiring = wire(plan)
     layouts = plan.layouts
     ctx = LayerContext(plan, wiring, layouts)
     procs = [process_code(p, ctx) for p in wiring.processes]
