@@ -25,6 +25,7 @@ class Board:
     memory: dict = field(default_factory=dict)
     description: str = ""
     shell: dict = field(default_factory=dict)
+    budget: dict = field(default_factory=dict)  # resource -> limit (number or "70%"), see nbq.plan.budget
     vivado_board_part: str = ""  # Vivado board files (PS presets) for the block design; "" = part only
     path: str = ""
 

@@ -207,8 +207,8 @@ def sumpool(seed: int = 37) -> onnx.ModelProto:
 
 
 def residual_add(seed: int = 13) -> onnx.ModelProto:
-    """A downsampling basic block: 3x3/2-3x3 branch (int5, scale 2^-2) + 1x1/2 shortcut (int5, scale 2^-3): Add shifts the
-    coarser operand by one; ReLU + uint4 after; a flattened map as the output."""
+    """A downsampling basic block: 3x3/2-3x3 branch (int5, scale 2^-2) + 1x1/2 shortcut (int5, scale 2^-3):
+    Add shifts the coarser operand by one; ReLU + uint4 after; a flattened map as the output."""
     b = GraphBuilder(seed)
     x = b.qdq("input", -3, signed=False, bits=4)
     y = b.activation(_conv(b, x, b.po2_weights((6, 1, 3, 3), 3), strides=[2, 2], pads=[1, 1, 1, 1]), 6, -2, 4,

@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -292,8 +291,8 @@ def test_dead_layers_are_pruned():
     assert [layer["name"] for layer in json.loads(files["nbq_project.json"])["layers"]] == ["dense0"]
 
 
-def test_resnet18_sized_graph_writes_fast(tmp_path):
-    """~11.7 M po2 weights: the writer's share of the < 10 s compile budget (weights via numpy)."""
+def test_resnet18_sized_graph_writes(tmp_path):
+    """~11.7 M po2 weights: the project is written (its time is measured by bench/compile_time.py)."""
     pytest.importorskip("onnx")
     import onnx
 
@@ -307,10 +306,7 @@ def test_resnet18_sized_graph_writes_fast(tmp_path):
     assert g.weight_count > 11_000_000
     x = np.zeros((1,) + g.tensors[g.inputs[0]].shape, dtype=np.int64)
     y = {g.outputs[0]: np.zeros((1,) + g.tensors[g.outputs[0]].shape, dtype=np.int64)}
-    start = time.perf_counter()
     files = write_hls_project(plan_graph(g, load_board("u280")), tmp_path / "prj", x, y)
-    seconds = time.perf_counter() - start
-    assert seconds < 5.0, f"writing took {seconds:.1f} s"
     assert len([f for f in files if f.parts[:2] == ("firmware", "weights")]) >= 20
 
 

@@ -67,7 +67,7 @@ def test_rom_rows_pack_densely_and_round_trip():
     rng = np.random.default_rng(0)
     for bits, n in ((3, 1), (3, 7), (1, 130), (16, 5), (5, 13)):
         codes = rng.integers(0, 1 << bits, size=(9, n)).astype(np.uint64)
-        rom = Rom(codes, bits, MemoryKind.BRAM)
+        rom = Rom.of(codes, bits, MemoryKind.BRAM)
         assert rom.chunk_bits <= 64 and rom.storage_bits - rom.useful_bits < rom.depth * rom.chunks
         for row, words in zip(codes, rom.row_words(), strict=True):  # codes straddle chunks: read them back
             assert [(words >> (i * bits)) & ((1 << bits) - 1) for i in range(n)] == row.tolist()

@@ -26,7 +26,7 @@ from nbq.plan.arith import acc_range, clamp_bounds, layer_bias, threshold_table
 from nbq.plan.engine import check_engine_option, choose_engine
 from nbq.plan.layout import stream_order
 from nbq.plan.memory import memory_kind
-from nbq.plan.records import Buffer, HardwarePlan, LayerPlan, Rom, Stage
+from nbq.plan.records import Buffer, HardwarePlan, LayerPlan, MemoryKind, Rom, Stage
 from nbq.plan.weights import conv_matrix, rom_codes
 
 
@@ -76,7 +76,7 @@ def _window_stages(graph: ir.Graph, layer: ir.Layer, x: ir.Tensor, kernel, strid
 
 
 def _mvau(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, thr: ir.Threshold | None,
-          layouts: dict, has_uram: bool) -> LayerPlan:
+          layouts: dict, has_uram: bool, memory_override: MemoryKind | None) -> LayerPlan:
     fold = layer.folding
     if fold is None:
         raise InternalError(f"layer '{layer.name}' has no folding: the folding pass did not run before planning")
@@ -90,7 +90,7 @@ def _mvau(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, thr: ir.Thres
         kernel = layer.weights.ints.shape[2:]
         stages, window, buffers = _window_stages(graph, layer, x, kernel, layer.strides, layer.dilations,
                                                  layer.pads, has_uram)
-        codes = rom_codes(layer, engine, fold)
+        make_codes = lambda: rom_codes(layer, engine, fold)  # noqa: E731
         matrix = conv_matrix(layer.weights.ints)
     else:
         stages, window, buffers = [], False, []
@@ -103,7 +103,8 @@ def _mvau(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, thr: ir.Thres
             raise UnsupportedModelError(
                 f"Dense '{layer.name}': weights {layer.weights.ints.shape} do not map {x.size} inputs to {oc} outputs"
             )
-        codes = rom_codes(layer, engine, fold, stream_order(layout))
+        order = stream_order(layout)
+        make_codes = lambda: rom_codes(layer, engine, fold, order)  # noqa: E731
         matrix = np.asarray(layer.weights.ints)
     fused = thr is not None
     acc = acc_range(matrix, x.lo, x.hi, None if fused else bias, x.bits)
@@ -111,8 +112,10 @@ def _mvau(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, thr: ir.Thres
     stages = stages + [Stage("mvau", fold.cycles), Stage("threshold" if fused else "bias", nf_beats)]
     if fold.nf > 1 or fold.complex:
         stages.append(Stage("collect", nf_beats))
-    rom_width = int(codes.shape[1]) * engine.code_bits
-    rom = Rom(codes, engine.code_bits, memory_kind(int(codes.shape[0]), rom_width, has_uram))
+    per_row = fold.lanes * (2 if fold.complex else 1)
+    depth = fold.nf * fold.sf
+    memory = memory_override or memory_kind(depth, per_row * engine.code_bits, has_uram)
+    rom = Rom(depth, per_row, engine.code_bits, memory, make_codes)
     table = threshold_table(thr, oc, acc.lo, acc.hi, bias=bias) if fused else None
     return LayerPlan(layer, stages, engine=engine, fold=fold, rom=rom, bias=None if fused else bias, acc=acc,
                      threshold=table, threshold_layer=thr, window=window, buffers=buffers)
@@ -183,8 +186,12 @@ def _fifo_depths(graph: ir.Graph, layers: list[ir.Layer], outputs: set[str]) -> 
     return depths
 
 
-def plan_hardware(graph: ir.Graph, board: Board, engine: str = "svpe") -> HardwarePlan:
-    """The hardware plan of a graph that went through nbq.passes.run_passes."""
+def plan_hardware(graph: ir.Graph, board: Board, engine: str = "svpe",
+                  memory: dict[str, MemoryKind] | None = None) -> HardwarePlan:
+    """The hardware plan of a graph that went through nbq.passes.run_passes (and a folding).
+
+    memory: weight-ROM memory kinds chosen by the user (a folding file's ram_style), by layer name.
+    """
     from nbq.plan.layout import stream_layouts
 
     check_engine_option(engine)
@@ -215,7 +222,7 @@ def plan_hardware(graph: ir.Graph, board: Board, engine: str = "svpe") -> Hardwa
                 thr = by_name.get(layer.fused_threshold)
                 if not isinstance(thr, ir.Threshold) or thr.fused_into != layer.name:
                     raise InternalError(f"layer '{layer.name}': fused threshold '{layer.fused_threshold}' is missing")
-            plans.append(_mvau(graph, layer, engine, thr, layouts, has_uram))
+            plans.append(_mvau(graph, layer, engine, thr, layouts, has_uram, (memory or {}).get(layer.name)))
         else:
             plans.append(_other(graph, layer, layouts, has_uram))
         written.add(plans[-1].output)

@@ -7,6 +7,7 @@ cycles).  Built by nbq.plan.build.plan_hardware.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -59,20 +60,35 @@ class Rom:
 
     Row bits: code i at [i * code_bits, (i + 1) * code_bits), i = pe * SIMD + s (complex engine:
     the PE * SIMD codes of A, then those of B).  The HLS project stores a row as `chunks`
-    words of `chunk_bits` (<= 64) bits, the RTL project as one `row_bits`-wide word.
+    words of `chunk_bits` (<= 64) bits, the RTL project as one `row_bits`-wide word.  The codes
+    are computed when first read (planning many candidate foldings only needs the shapes).
     """
 
-    codes: np.ndarray  # (depth, codes per row), uint64
+    depth: int
+    codes_per_row: int
     code_bits: int
     memory: MemoryKind
+    make_codes: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    _codes: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, codes: np.ndarray, code_bits: int, memory: MemoryKind) -> Rom:
+        codes = np.asarray(codes, dtype=np.uint64)
+        return cls(int(codes.shape[0]), int(codes.shape[1]), code_bits, memory, _codes=codes)
 
     @property
-    def depth(self) -> int:
-        return int(self.codes.shape[0])
+    def codes(self) -> np.ndarray:
+        """(depth, codes per row) uint64."""
+        if self._codes is None:
+            codes = np.asarray(self.make_codes(), dtype=np.uint64)
+            if codes.shape != (self.depth, self.codes_per_row):
+                raise ValueError(f"ROM codes of shape {codes.shape}, planned ({self.depth}, {self.codes_per_row})")
+            self._codes = codes
+        return self._codes
 
     @property
     def row_bits(self) -> int:
-        return int(self.codes.shape[1]) * self.code_bits
+        return self.codes_per_row * self.code_bits
 
     @property
     def chunks(self) -> int:
@@ -94,14 +110,14 @@ class Rom:
     def chunk_words(self) -> np.ndarray:
         """(depth, chunks) uint64: row bits [c * chunk_bits, (c + 1) * chunk_bits) in word c."""
         out = np.zeros((self.depth, self.chunks), dtype=np.uint64)
-        cb, bits = self.chunk_bits, self.code_bits
-        for i in range(self.codes.shape[1]):
+        cb, bits, codes = self.chunk_bits, self.code_bits, self.codes
+        for i in range(self.codes_per_row):
             lo = i * bits
             c, shift = divmod(lo, cb)
-            out[:, c] |= self.codes[:, i] << np.uint64(shift)
+            out[:, c] |= codes[:, i] << np.uint64(shift)
             spill = shift + bits - cb
             if spill > 0:  # the code straddles two chunks: its top `spill` bits start the next one
-                out[:, c + 1] |= self.codes[:, i] >> np.uint64(bits - spill)
+                out[:, c + 1] |= codes[:, i] >> np.uint64(bits - spill)
         if cb < 64:
             out &= np.uint64((1 << cb) - 1)
         return out

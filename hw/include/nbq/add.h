@@ -13,9 +13,10 @@ namespace nbq {
 
 template <class CFG>
 void add(hls::stream<vec<typename CFG::a_t, CFG::W> >& in_a, hls::stream<vec<typename CFG::b_t, CFG::W> >& in_b,
-         hls::stream<vec<typename CFG::out_t, CFG::W> >& out) {
+         hls::stream<vec<typename CFG::out_t, CFG::W> >& out, int images) {
     typedef typename CFG::acc_t acc_t;
-    for (int i = 0; i < CFG::WORDS; i++) {
+    const int total = images * CFG::WORDS;
+    for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
         const vec<typename CFG::a_t, CFG::W> a = in_a.read();
         const vec<typename CFG::b_t, CFG::W> b = in_b.read();

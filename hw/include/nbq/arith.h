@@ -1,9 +1,11 @@
 // Reduction trees shared by the engines: a balanced adder tree, a popcount and the
 // product-engine row (row_dot).
 //
-// Both are written as explicit balanced binary trees, so the synthesized depth
-// is ceil(log2 N) adders whatever the tool's expression balancing does.  Adders are bound to fabric (LUT + carry chain): the
-// engines built on them must not use DSP slices.
+// Both are explicit balanced binary trees, so the synthesized depth is ceil(log2 N) adders
+// whatever the tool's expression balancing does.  Every tree node is a local variable holding
+// one sum, bound to fabric (LUT + carry chain) by BIND_OP: UG1399 binds the operation whose
+// result is assigned to the named variable, so the pragma names the node, never an array or
+// a pointer.  The engines built on them use no DSP slice.
 #ifndef NBQ_ARITH_H
 #define NBQ_ARITH_H
 
@@ -12,22 +14,32 @@
 
 namespace nbq {
 
-// Sum of N values of type T, in T (modular: see common.h), reduced in place
-// pairwise: level `stride` adds v[i + stride] into v[i], so the unrolled loops
-// are a balanced tree of N - 1 adders, ceil(log2 N) deep.  v is overwritten.
+// Sum of v[LO] .. v[LO + N - 1] in T (modular: see common.h): the two halves' sums, added in
+// one node.  Unrolled by the template recursion: N - 1 adders, ceil(log2 N) deep.
+template <class T, int LO, int N>
+struct adder_tree_node {
+    static NBQ_INLINE T sum(const T v[]) {
+#pragma HLS INLINE
+        const T left = adder_tree_node<T, LO, N / 2>::sum(v);
+        const T right = adder_tree_node<T, LO + N / 2, N - N / 2>::sum(v);
+        const T node = left + right;
+#pragma HLS BIND_OP variable = node op = add impl = fabric
+        return node;
+    }
+};
+template <class T, int LO>
+struct adder_tree_node<T, LO, 1> {
+    static NBQ_INLINE T sum(const T v[]) {
+#pragma HLS INLINE
+        return v[LO];
+    }
+};
+
 template <class T, int N>
 struct adder_tree {
-    static NBQ_INLINE T sum(T* v) {
+    static NBQ_INLINE T sum(const T v[N]) {
 #pragma HLS INLINE
-#pragma HLS BIND_OP variable = v op = add impl = fabric
-        for (int stride = 1; stride < N; stride *= 2) {
-#pragma HLS UNROLL
-            for (int i = 0; i + stride < N; i += 2 * stride) {
-#pragma HLS UNROLL
-                v[i] += v[i + stride];
-            }
-        }
-        return v[0];
+        return adder_tree_node<T, 0, N>::sum(v);
     }
 };
 
@@ -37,7 +49,7 @@ template <int N>
 struct popcount {
     typedef ap_uint<count_bits<N>::value> count_t;
 
-    static NBQ_INLINE count_t of(const bool* bits) {
+    static NBQ_INLINE count_t of(const bool bits[N]) {
 #pragma HLS INLINE
         count_t counts[N];
 #pragma HLS ARRAY_PARTITION variable = counts complete
@@ -52,7 +64,7 @@ struct popcount {
 // One PE row of a product engine: sum_s ENGINE::term(codes[s], x[s]) through the
 // adder tree.  SVPE and VPE differ only in `term` (shift-negate vs multiply).
 template <class ENGINE, class ACC, class X, int SIMD>
-NBQ_INLINE ACC row_dot(const ap_uint<ENGINE::CODE_BITS>* codes, const vec<X, SIMD>& x) {
+NBQ_INLINE ACC row_dot(const ap_uint<ENGINE::CODE_BITS> codes[SIMD], const vec<X, SIMD>& x) {
 #pragma HLS INLINE
     ACC terms[SIMD];
 #pragma HLS ARRAY_PARTITION variable = terms complete

@@ -11,14 +11,16 @@
 namespace nbq {
 
 template <class CFG>
-void clamp(hls::stream<vec<typename CFG::in_t, CFG::W> >& in, hls::stream<vec<typename CFG::out_t, CFG::W> >& out) {
+void clamp(hls::stream<vec<typename CFG::in_t, CFG::W> >& in, hls::stream<vec<typename CFG::out_t, CFG::W> >& out,
+           int images) {
     typedef typename CFG::work_t work_t;
     // local copies: reading a static const member by value never needs its definition
     const long long lo_value = CFG::LO;
     const long long hi_value = CFG::HI;
     const work_t lo = work_t(lo_value);
     const work_t hi = work_t(hi_value);
-    for (int i = 0; i < CFG::WORDS; i++) {
+    const int total = images * CFG::WORDS;
+    for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
         const vec<typename CFG::in_t, CFG::W> x = in.read();
         vec<typename CFG::out_t, CFG::W> y;

@@ -9,8 +9,9 @@
 namespace nbq {
 
 template <class WORD, int WORDS>
-void clone2(hls::stream<WORD>& in, hls::stream<WORD>& out_a, hls::stream<WORD>& out_b) {
-    for (int i = 0; i < WORDS; i++) {
+void clone2(hls::stream<WORD>& in, hls::stream<WORD>& out_a, hls::stream<WORD>& out_b, int images) {
+    const int total = images * WORDS;
+    for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
         const WORD v = in.read();
         out_a.write(v);

@@ -16,9 +16,16 @@
 // the PE-wide words of all real parts, then those of the imaginary parts - in
 // 2 x NF cycles per pixel, so it is hidden behind the engine whenever SF >= 2.
 //
+// Schedule: like mvau.h, one pipelined loop over images x PIXELS x NF x SF (complex_mvau) and
+// images x PIXELS x 2NF (complex_split) cycles.
+//
+// Tables (defined static const by the generated per-layer wrapper, with their pragmas):
+//   weights[ROM_DEPTH][ROM_CHUNKS]  row f = nf * SF + sf: the PE x SIMD A bits, then the B bits
+//   bias[NF][2 * PE]                row nf: the PE real parts' biases, then the imaginary parts'
+//
 // CFG (complex_mvau): in_t, out_t, acc_t, bias_t (standard integer: constant
-//      table), engine (cxnor<masked>); PE, SIMD, NF, SF, PIXELS, WORDS, N_WORDS,
-//      OUT_C (= 2 * NF * PE; bias: real parts, then imaginary).
+//      table), engine (cxnor<masked>); PE, SIMD, NF, SF, PIXELS, ROM_DEPTH (= NF * SF),
+//      ROM_CHUNKS, ROM_CHUNK_BITS.
 #ifndef NBQ_COMPLEX_H
 #define NBQ_COMPLEX_H
 
@@ -30,58 +37,64 @@ namespace nbq {
 
 template <class CFG>
 void complex_mvau(hls::stream<vec<typename CFG::in_t, 2 * CFG::SIMD> >& in,
-                  hls::stream<vec<typename CFG::out_t, 2 * CFG::PE> >& out, const uint64_t weights[CFG::N_WORDS],
-                  const typename CFG::bias_t bias[CFG::OUT_C]) {
+                  hls::stream<vec<typename CFG::out_t, 2 * CFG::PE> >& out,
+                  const typename rom_chunk<CFG::ROM_CHUNK_BITS>::type weights[CFG::ROM_DEPTH][CFG::ROM_CHUNKS],
+                  const typename CFG::bias_t bias[CFG::NF][2 * CFG::PE], int images) {
     typedef typename CFG::acc_t acc_t;
     typedef typename CFG::engine engine;
     typedef vec<typename CFG::in_t, 2 * CFG::SIMD> in_word;
     typedef vec<typename CFG::out_t, 2 * CFG::PE> out_word;
-    const int LANES = CFG::PE * CFG::SIMD;
-    const int FOLD_WORDS = CFG::WORDS;
-#pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = FOLD_WORDS
-    (void)FOLD_WORDS;  // read by the pragma only
-    static_assert(CFG::OUT_C == 2 * CFG::NF * CFG::PE, "complex outputs: real and imaginary parts");
-    static_assert(CFG::N_WORDS == CFG::NF * CFG::SF * CFG::WORDS, "weight memory size");
+    typedef rom_row<1, 2 * CFG::PE, CFG::SIMD, CFG::ROM_CHUNKS, CFG::ROM_CHUNK_BITS> row_t;
+    static_assert(CFG::ROM_DEPTH == CFG::NF * CFG::SF, "one ROM row per fold");
+    const int FOLDS = CFG::NF * CFG::SF;
+    const int CYCLES = CFG::PIXELS * FOLDS;
 
     static in_word buffer[CFG::SF];
     acc_t re[CFG::PE], im[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = re complete
 #pragma HLS ARRAY_PARTITION variable = im complete
-
-    for (int p = 0; p < CFG::PIXELS; p++) {
-        for (int nf = 0; nf < CFG::NF; nf++) {
-            for (int sf = 0; sf < CFG::SF; sf++) {
+    int f = 0, sf = 0, nf = 0;
+    const int total = images * CYCLES;
+    for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
-                in_word xy;
-                if (nf == 0) {
-                    xy = in.read();
-                    buffer[sf] = xy;
-                } else {
-                    xy = buffer[sf];
-                }
-                ap_uint<1> codes[2 * LANES];  // A bits, then B bits
-#pragma HLS ARRAY_PARTITION variable = codes complete
-                packed_codes<1>::template fold<2 * LANES>(weights + (nf * CFG::SF + sf) * CFG::WORDS, codes);
-                for (int pe = 0; pe < CFG::PE; pe++) {
+        in_word xy;
+        if (nf == 0) {
+            xy = in.read();
+            buffer[sf] = xy;
+        } else {
+            xy = buffer[sf];
+        }
+        ap_uint<1> codes[2 * CFG::PE][CFG::SIMD];  // rows 0 .. PE-1: A, rows PE .. 2PE-1: B
+#pragma HLS ARRAY_PARTITION variable = codes complete dim = 0
+        row_t::codes(weights[f], codes);
+        for (int pe = 0; pe < CFG::PE; pe++) {
 #pragma HLS UNROLL
-                    acc_t dre, dim;
-                    engine::template dot<acc_t>(codes + pe * CFG::SIMD, codes + LANES + pe * CFG::SIMD, xy, dre, dim);
-                    const int o = nf * CFG::PE + pe;
-                    const acc_t re0 = sf == 0 ? acc_t(bias[o]) : re[pe];
-                    const acc_t im0 = sf == 0 ? acc_t(bias[CFG::NF * CFG::PE + o]) : im[pe];
-                    re[pe] = re0 + dre;
-                    im[pe] = im0 + dim;
-                }
-                if (sf == CFG::SF - 1) {
-                    out_word y;
-                    for (int pe = 0; pe < CFG::PE; pe++) {
+            acc_t dre, dim;
+            engine::template dot<acc_t>(codes[pe], codes[CFG::PE + pe], xy, dre, dim);
+            const acc_t re0 = sf == 0 ? acc_t(bias[nf][pe]) : re[pe];
+            const acc_t im0 = sf == 0 ? acc_t(bias[nf][CFG::PE + pe]) : im[pe];
+            const acc_t re1 = re0 + dre;
+#pragma HLS BIND_OP variable = re1 op = add impl = fabric
+            const acc_t im1 = im0 + dim;
+#pragma HLS BIND_OP variable = im1 op = add impl = fabric
+            re[pe] = re1;
+            im[pe] = im1;
+        }
+        if (sf == CFG::SF - 1) {
+            out_word y;
+            for (int pe = 0; pe < CFG::PE; pe++) {
 #pragma HLS UNROLL
-                        y[pe] = typename CFG::out_t(re[pe]);
-                        y[CFG::PE + pe] = typename CFG::out_t(im[pe]);
-                    }
-                    out.write(y);
-                }
+                y[pe] = typename CFG::out_t(re[pe]);
+                y[CFG::PE + pe] = typename CFG::out_t(im[pe]);
             }
+            out.write(y);
+        }
+        f = f == FOLDS - 1 ? 0 : f + 1;
+        if (sf == CFG::SF - 1) {
+            sf = 0;
+            nf = nf == CFG::NF - 1 ? 0 : nf + 1;
+        } else {
+            sf++;
         }
     }
 }
@@ -89,24 +102,25 @@ void complex_mvau(hls::stream<vec<typename CFG::in_t, 2 * CFG::SIMD> >& in,
 // Per pixel: NF words of (PE real, PE imaginary) parts in -> the NF real-part words, then the NF
 // imaginary-part words (channels-last order of a complex map: real parts first).
 template <class T, int PE, int NF, int PIXELS>
-void complex_split(hls::stream<vec<T, 2 * PE> >& in, hls::stream<vec<T, PE> >& out) {
+void complex_split(hls::stream<vec<T, 2 * PE> >& in, hls::stream<vec<T, PE> >& out, int images) {
     vec<T, PE> imag[NF];
-    for (int p = 0; p < PIXELS; p++) {
-        for (int t = 0; t < 2 * NF; t++) {
+    int t = 0;  // cycle within the pixel: t < NF passes real parts, the rest replays imaginary ones
+    const int total = images * PIXELS * 2 * NF;
+    for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
-            vec<T, PE> y;
-            if (t < NF) {
-                const vec<T, 2 * PE> both = in.read();
-                for (int pe = 0; pe < PE; pe++) {
+        vec<T, PE> y;
+        if (t < NF) {
+            const vec<T, 2 * PE> both = in.read();
+            for (int pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-                    y[pe] = both[pe];
-                    imag[t][pe] = both[PE + pe];
-                }
-            } else {
-                y = imag[t - NF];
+                y[pe] = both[pe];
+                imag[t][pe] = both[PE + pe];
             }
-            out.write(y);
+        } else {
+            y = imag[t - NF];
         }
+        out.write(y);
+        t = t == 2 * NF - 1 ? 0 : t + 1;
     }
 }
 

@@ -15,10 +15,18 @@
 // (CFG::acc_t, modular - see common.h), so the sum is exact and never wider
 // than the range the compiler proved.
 //
+// Schedule: one loop of images x PIXELS x NF x SF cycles under PIPELINE II=1, the fold
+// counters advanced at the end of its body (an SF = 1 layer runs back to back, with no
+// fill / drain per fold or pixel).
+//
+// Tables (defined static const by the generated per-layer wrapper, with their pragmas):
+//   weights[ROM_DEPTH][ROM_CHUNKS]  row f = nf * SF + sf (weights.h), read as weights[f]
+//   bias[NF][PE]                    row nf, read as bias[nf]
+//
 // CFG: in_t, out_t, acc_t, bias_t (a standard integer type: the bias table is
 //      constant data), engine; PE, SIMD, NF, SF, PIXELS,
-//      NF_GROUP (neuron folds per group), WORDS (uint64 words per fold),
-//      N_WORDS (= NF * SF * WORDS), OUT_C (= NF * PE).
+//      NF_GROUP (neuron folds per group), ROM_DEPTH (= NF * SF), ROM_CHUNKS,
+//      ROM_CHUNK_BITS.
 #ifndef NBQ_MVAU_H
 #define NBQ_MVAU_H
 
@@ -30,57 +38,61 @@ namespace nbq {
 
 template <class CFG>
 void mvau(hls::stream<vec<typename CFG::in_t, CFG::SIMD> >& in, hls::stream<vec<typename CFG::out_t, CFG::PE> >& out,
-          const uint64_t weights[CFG::N_WORDS], const typename CFG::bias_t bias[CFG::OUT_C]) {
+          const typename rom_chunk<CFG::ROM_CHUNK_BITS>::type weights[CFG::ROM_DEPTH][CFG::ROM_CHUNKS],
+          const typename CFG::bias_t bias[CFG::NF][CFG::PE], int images) {
     typedef typename CFG::in_t in_t;
     typedef typename CFG::acc_t acc_t;
     typedef typename CFG::engine engine;
     typedef vec<in_t, CFG::SIMD> in_word;
-    const int BITS = engine::CODE_BITS;
-    const int FOLD_WORDS = CFG::WORDS;
-    const int PE = CFG::PE;
-#pragma HLS ARRAY_RESHAPE variable = weights cyclic factor = FOLD_WORDS
-#pragma HLS ARRAY_PARTITION variable = bias cyclic factor = PE
-    (void)FOLD_WORDS;  // read by the pragmas only
-    (void)PE;
+    typedef rom_row<engine::CODE_BITS, CFG::PE, CFG::SIMD, CFG::ROM_CHUNKS, CFG::ROM_CHUNK_BITS> row_t;
     static_assert(CFG::NF % CFG::NF_GROUP == 0, "neuron folds must split evenly into groups");
-    static_assert(CFG::N_WORDS == CFG::NF * CFG::SF * CFG::WORDS, "weight memory size");
+    static_assert(CFG::ROM_DEPTH == CFG::NF * CFG::SF, "one ROM row per fold");
+    const int FOLDS = CFG::NF * CFG::SF;
+    const int CYCLES = CFG::PIXELS * FOLDS;
 
     static in_word buffer[CFG::SF];  // the current group's input words, replayed for its other folds
     acc_t acc[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-
-    for (int p = 0; p < CFG::PIXELS; p++) {
-        int group_fold = 0;  // nf within its group: 0 = read the group's words from the stream
-        for (int nf = 0; nf < CFG::NF; nf++) {
-            for (int sf = 0; sf < CFG::SF; sf++) {
+    int f = 0;           // fold = ROM row, nf * SF + sf
+    int sf = 0, nf = 0;  // synapse and neuron fold
+    int group_fold = 0;  // nf within its group: 0 = read the group's words from the stream
+    const int total = images * CYCLES;
+    for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
-                in_word x;
-                if (group_fold == 0) {
-                    x = in.read();
-                    buffer[sf] = x;
-                } else {
-                    x = buffer[sf];
-                }
-                ap_uint<BITS> codes[CFG::PE * CFG::SIMD];
-#pragma HLS ARRAY_PARTITION variable = codes complete
-                packed_codes<BITS>::template fold<CFG::PE * CFG::SIMD>(weights + (nf * CFG::SF + sf) * CFG::WORDS,
-                                                                        codes);
-                for (int pe = 0; pe < CFG::PE; pe++) {
+        in_word x;
+        if (group_fold == 0) {
+            x = in.read();
+            buffer[sf] = x;
+        } else {
+            x = buffer[sf];
+        }
+        ap_uint<engine::CODE_BITS> codes[CFG::PE][CFG::SIMD];
+#pragma HLS ARRAY_PARTITION variable = codes complete dim = 0
+        row_t::codes(weights[f], codes);
+        for (int pe = 0; pe < CFG::PE; pe++) {
 #pragma HLS UNROLL
-                    const acc_t dot = engine::template dot<acc_t>(codes + pe * CFG::SIMD, x);
-                    const acc_t start = sf == 0 ? acc_t(bias[nf * CFG::PE + pe]) : acc[pe];
-                    acc[pe] = start + dot;
-                }
-                if (sf == CFG::SF - 1) {
-                    vec<typename CFG::out_t, CFG::PE> y;
-                    for (int pe = 0; pe < CFG::PE; pe++) {
+            const acc_t dot = engine::template dot<acc_t>(codes[pe], x);
+            const acc_t start = sf == 0 ? acc_t(bias[nf][pe]) : acc[pe];
+            const acc_t sum = start + dot;
+#pragma HLS BIND_OP variable = sum op = add impl = fabric
+            acc[pe] = sum;
+        }
+        if (sf == CFG::SF - 1) {
+            vec<typename CFG::out_t, CFG::PE> y;
+            for (int pe = 0; pe < CFG::PE; pe++) {
 #pragma HLS UNROLL
-                        y[pe] = typename CFG::out_t(acc[pe]);
-                    }
-                    out.write(y);
-                }
+                y[pe] = typename CFG::out_t(acc[pe]);
             }
-            if (++group_fold == CFG::NF_GROUP) group_fold = 0;
+            out.write(y);
+        }
+        // advance the fold counters (a pixel ends with the last fold: every counter wraps to 0)
+        f = f == FOLDS - 1 ? 0 : f + 1;
+        if (sf == CFG::SF - 1) {
+            sf = 0;
+            nf = nf == CFG::NF - 1 ? 0 : nf + 1;
+            group_fold = group_fold == CFG::NF_GROUP - 1 ? 0 : group_fold + 1;
+        } else {
+            sf++;
         }
     }
 }

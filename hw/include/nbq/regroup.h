@@ -7,7 +7,8 @@
 // (OUT a multiple of IN) and splitting (IN a multiple of OUT) run at one word
 // of the wider side per IN/OUT ratio cycles, i.e. at the narrow side's rate;
 // other ratios go through a small shift buffer, one read or one write per
-// cycle.
+// cycle.  Each is one pipelined loop over all `images` (a word never spans two
+// images, so every counter is back at 0 at an image boundary).
 #ifndef NBQ_REGROUP_H
 #define NBQ_REGROUP_H
 
@@ -17,11 +18,12 @@
 namespace nbq {
 
 template <class T, int W, int SIZE>
-void to_vec(hls::stream<T>& in, hls::stream<vec<T, W> >& out) {
+void to_vec(hls::stream<T>& in, hls::stream<vec<T, W> >& out, int images) {
     static_assert(SIZE % W == 0, "whole words");
     vec<T, W> word;
     int l = 0;
-    for (int i = 0; i < SIZE; i++) {
+    const int total = images * SIZE;
+    for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
         word[l] = in.read();
         if (++l == W) {
@@ -32,11 +34,12 @@ void to_vec(hls::stream<T>& in, hls::stream<vec<T, W> >& out) {
 }
 
 template <class T, int W, int SIZE>
-void from_vec(hls::stream<vec<T, W> >& in, hls::stream<T>& out) {
+void from_vec(hls::stream<vec<T, W> >& in, hls::stream<T>& out, int images) {
     static_assert(SIZE % W == 0, "whole words");
     vec<T, W> word;
     int l = 0;
-    for (int i = 0; i < SIZE; i++) {
+    const int total = images * SIZE;
+    for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
         if (l == 0) word = in.read();
         out.write(word[l]);
@@ -45,12 +48,12 @@ void from_vec(hls::stream<vec<T, W> >& in, hls::stream<T>& out) {
 }
 
 template <class T, int IN, int OUT, int SIZE>
-void regroup(hls::stream<vec<T, IN> >& in, hls::stream<vec<T, OUT> >& out) {
+void regroup(hls::stream<vec<T, IN> >& in, hls::stream<vec<T, OUT> >& out, int images) {
     static_assert(SIZE % IN == 0 && SIZE % OUT == 0, "whole words");
     if (OUT % IN == 0) {  // gather OUT / IN input words into one
         vec<T, OUT> word;
         int part = 0;
-        for (int i = 0; i < SIZE / IN; i++) {
+        for (int i = 0; i < images * (SIZE / IN); i++) {
 #pragma HLS PIPELINE II = 1
             const vec<T, IN> x = in.read();
             for (int l = 0; l < IN; l++) {
@@ -65,7 +68,7 @@ void regroup(hls::stream<vec<T, IN> >& in, hls::stream<vec<T, OUT> >& out) {
     } else if (IN % OUT == 0) {  // split each input word into IN / OUT
         vec<T, IN> x;
         int part = 0;
-        for (int i = 0; i < SIZE / OUT; i++) {
+        for (int i = 0; i < images * (SIZE / OUT); i++) {
 #pragma HLS PIPELINE II = 1
             if (part == 0) x = in.read();
             vec<T, OUT> word;
@@ -80,7 +83,7 @@ void regroup(hls::stream<vec<T, IN> >& in, hls::stream<vec<T, OUT> >& out) {
         T held[IN + OUT];
 #pragma HLS ARRAY_PARTITION variable = held complete
         int n = 0;
-        for (int i = 0; i < SIZE / IN + SIZE / OUT; i++) {
+        for (int i = 0; i < images * (SIZE / IN + SIZE / OUT); i++) {
 #pragma HLS PIPELINE II = 1
             if (n >= OUT) {
                 vec<T, OUT> word;

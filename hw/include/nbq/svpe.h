@@ -46,7 +46,7 @@ struct svpe {
 
     // sum_s w(codes[s]) * x[s] for one PE row.
     template <class ACC, class X, int SIMD>
-    static NBQ_INLINE ACC dot(const ap_uint<N>* codes, const vec<X, SIMD>& x) {
+    static NBQ_INLINE ACC dot(const ap_uint<N> codes[SIMD], const vec<X, SIMD>& x) {
 #pragma HLS INLINE
         return row_dot<svpe<N>, ACC, X, SIMD>(codes, x);
     }
@@ -70,7 +70,7 @@ struct svpe<1> {
     }
 
     template <class ACC, class X, int SIMD>
-    static NBQ_INLINE ACC dot(const ap_uint<1>* codes, const vec<X, SIMD>& x) {
+    static NBQ_INLINE ACC dot(const ap_uint<1> codes[SIMD], const vec<X, SIMD>& x) {
 #pragma HLS INLINE
         return row_dot<svpe<1>, ACC, X, SIMD>(codes, x);
     }

@@ -17,7 +17,12 @@
 // Vectors (dense outputs) are one pixel of C = length channels.
 //
 // The table is constant data of a standard integer type (th_table_t, the
-// narrowest of 8/16/32/64 bits holding it); entries are compared as th_t.
+// narrowest of 8/16/32/64 bits holding it); entries are compared as th_t.  It is
+// laid out as one row per word of a pixel, so word j reads row j (an index, never a
+// bank chosen at run time):
+//     th[TH_ROWS][TH_LANES][SLOTS], up[TH_ROWS][TH_LANES]
+// with TH_ROWS = CHUNKS and TH_LANES = W (per tensor: 1 and 1), defined static const by
+// the generated per-layer wrapper with every dimension but the first reshaped.
 //
 // CFG: in_t, out_t, key_t (holds [lo - 1, hi]), th_t (holds [lo - 1, hi + 1]),
 //      th_table_t; W, ROWS, CHUNKS, WORDS (words per image), STAGES, SLOTS, L,
@@ -30,9 +35,16 @@
 
 namespace nbq {
 
+// The table's shape for CFG (per tensor: one row, one lane).
+template <class CFG>
+struct threshold_shape {
+    static const int ROWS = CFG::ROWS == 1 ? 1 : CFG::CHUNKS;
+    static const int LANES = CFG::ROWS == 1 ? 1 : CFG::W;
+};
+
 template <class CFG>
 NBQ_INLINE typename CFG::out_t threshold_value(const typename CFG::in_t& x, const typename CFG::th_table_t th[CFG::SLOTS],
-                                    bool up) {
+                                               bool up) {
 #pragma HLS INLINE
     typedef typename CFG::key_t key_t;
     const key_t key = up ? key_t(x) : key_t(x - 1);
@@ -50,25 +62,25 @@ NBQ_INLINE typename CFG::out_t threshold_value(const typename CFG::in_t& x, cons
 
 template <class CFG>
 void threshold(hls::stream<vec<typename CFG::in_t, CFG::W> >& in, hls::stream<vec<typename CFG::out_t, CFG::W> >& out,
-               const typename CFG::th_table_t th[CFG::ROWS][CFG::SLOTS], const bool up[CFG::ROWS]) {
-    const int W = CFG::W;
-#pragma HLS ARRAY_PARTITION variable = th cyclic factor = W dim = 1
-#pragma HLS ARRAY_PARTITION variable = th complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = up cyclic factor = W
-    (void)W;  // read by the pragmas only
+               const typename CFG::th_table_t th[threshold_shape<CFG>::ROWS][threshold_shape<CFG>::LANES][CFG::SLOTS],
+               const bool up[threshold_shape<CFG>::ROWS][threshold_shape<CFG>::LANES], int images) {
     static_assert(CFG::SLOTS == (1 << CFG::STAGES) - 1 && CFG::L <= CFG::SLOTS, "threshold table size");
-    int j = 0;  // word within the pixel
-    for (int i = 0; i < CFG::WORDS; i++) {
+    static_assert(CFG::ROWS == 1 || CFG::ROWS == CFG::CHUNKS * CFG::W, "one table row per channel");
+    const bool shared = CFG::ROWS == 1;
+    int j = 0;  // word within the pixel = table row
+    const int total = images * CFG::WORDS;
+    for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
         const vec<typename CFG::in_t, CFG::W> x = in.read();
+        const int row = shared ? 0 : j;
         vec<typename CFG::out_t, CFG::W> y;
         for (int l = 0; l < CFG::W; l++) {
 #pragma HLS UNROLL
-            const int row = CFG::ROWS == 1 ? 0 : j * CFG::W + l;
-            y[l] = threshold_value<CFG>(x[l], th[row], up[row]);
+            const int lane = shared ? 0 : l;
+            y[l] = threshold_value<CFG>(x[l], th[row][lane], up[row][lane]);
         }
         out.write(y);
-        if (++j == CFG::CHUNKS) j = 0;
+        j = j == CFG::CHUNKS - 1 ? 0 : j + 1;
     }
 }
 

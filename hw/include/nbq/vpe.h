@@ -29,7 +29,7 @@ struct vpe {
     }
 
     template <class ACC, class X, int SIMD>
-    static NBQ_INLINE ACC dot(const ap_uint<WB>* codes, const vec<X, SIMD>& x) {
+    static NBQ_INLINE ACC dot(const ap_uint<WB> codes[SIMD], const vec<X, SIMD>& x) {
 #pragma HLS INLINE
         return row_dot<vpe<WB>, ACC, X, SIMD>(codes, x);
     }

@@ -1,12 +1,18 @@
-// Weight memories: packed codes in uint64_t words.
+// Weight memories: one ROM row per fold, stored as a 2-D array of chunks.
 //
-// Codes are packed 64 / BITS to a word, first code in the low bits, and no
-// code straddles two words (nbq/formats.py pack_codes).  An engine's weights
-// are stored fold by fold: fold f = nf * SF + sf holds the PE x SIMD codes the
-// array uses in that cycle (code pe * SIMD + s; the complex engine stores the
-// A codes, then the B codes), padded to WORDS whole words.  With the array
-// reshaped by WORDS (ARRAY_RESHAPE cyclic in mvau.h) one fold is one ROM word,
-// read in one cycle.
+// An engine's weights are stored fold by fold: row f = nf * SF + sf holds the N codes the array
+// uses in that cycle (N = PE * SIMD, code pe * SIMD + s; the complex engine stores the PE * SIMD
+// A codes, then the B codes), code i at bits [i * BITS, (i + 1) * BITS) of the row.  The row's
+// FB = N * BITS bits are cut into ROM_CHUNKS = ceil(FB / 64) chunks of CB = ceil(FB / ROM_CHUNKS)
+// <= 64 bits (chunk c = row bits [c * CB, (c + 1) * CB), the last one's top bits 0); a code may
+// straddle two chunks.  The generated ROM is
+//     static const typename nbq::rom_chunk<CB>::type w[ROM_DEPTH][ROM_CHUNKS]
+// reshaped completely in its second dimension where it is defined, so a row is one ROM word read
+// in one cycle by an array index (never a pointer offset).
+//
+// The chunk type is ap_uint<CB> for synthesis (a CB-bit ROM word slice) and uint64_t for
+// C-simulation: g++ needs minutes for a large aggregate initializer of ap_uint and half a
+// second for one of uint64_t; the values are the same (each chunk < 2^CB).
 #ifndef NBQ_WEIGHTS_H
 #define NBQ_WEIGHTS_H
 
@@ -14,25 +20,36 @@
 
 namespace nbq {
 
-template <int BITS>
-struct packed_codes {
-    static const int PER_WORD = 64 / BITS;
+template <int CB>
+struct rom_chunk {
+#ifdef __SYNTHESIS__
+    typedef ap_uint<CB> type;
+#else
+    typedef uint64_t type;
+#endif
+};
 
-    // The idx-th code of a packed array.
-    static NBQ_INLINE ap_uint<BITS> at(const uint64_t* words, int idx) {
-#pragma HLS INLINE
-        const uint64_t word = words[idx / PER_WORD];
-        const int shift = (idx % PER_WORD) * BITS;
-        return ap_uint<BITS>(word >> shift);
-    }
+// The codes of one ROM row as ROWS x PER codes (code i = r * PER + p at out[r][p]: PE rows of SIMD
+// codes; the complex engine's 2 * PE rows hold A, then B).  Code i spans at most two chunks
+// (BITS <= CB, see nbq.plan.records.Rom), so it is sliced from the concatenation of its (at most
+// two) chunks at compile-time offsets: wiring only, and narrow ap_uint work in C-simulation.
+template <int BITS, int ROWS, int PER, int CHUNKS, int CB>
+struct rom_row {
+    typedef typename rom_chunk<CB>::type chunk_t;
+    static_assert(BITS <= CB && ROWS * PER * BITS <= CHUNKS * CB, "ROM row layout");
 
-    // All N codes of one fold (N = PE * SIMD, or 2 * PE * SIMD for the complex engine).
-    template <int N>
-    static NBQ_INLINE void fold(const uint64_t* words, ap_uint<BITS> codes[N]) {
+    static NBQ_INLINE void codes(const chunk_t row[CHUNKS], ap_uint<BITS> out[ROWS][PER]) {
 #pragma HLS INLINE
-        for (int i = 0; i < N; i++) {
+        for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
-            codes[i] = at(words, i);
+            for (int p = 0; p < PER; p++) {
+#pragma HLS UNROLL
+                const int lo = (r * PER + p) * BITS;
+                const int c = lo / CB;
+                const int next = c + 1 < CHUNKS ? c + 1 : c;  // a code never reads past the last chunk
+                const ap_uint<2 * CB> pair = (ap_uint<CB>(row[next]), ap_uint<CB>(row[c]));
+                out[r][p] = ap_uint<BITS>(pair >> (lo % CB));
+            }
         }
     }
 };

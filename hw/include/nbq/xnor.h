@@ -22,22 +22,25 @@
 
 namespace nbq {
 
-// The signed dot product of SIMD weight bits with SIMD activations in [-1, 1].
+// The signed dot product of SIMD weight bits with the SIMD activations x[OFF] .. x[OFF + SIMD - 1]
+// in [-1, 1] (OFF: where the lanes start in the input word).
 template <bool MASKED, int SIMD>
 struct bipolar_dot {
     typedef ap_int<count_bits<SIMD>::value + 2> dot_t;  // holds -SIMD .. SIMD
 
-    template <class X>
-    static NBQ_INLINE dot_t of(const ap_uint<1>* w, const X* x) {
+    template <int OFF, class X, int N>
+    static NBQ_INLINE dot_t of(const ap_uint<1> w[SIMD], const vec<X, N>& x) {
 #pragma HLS INLINE
+        static_assert(OFF + SIMD <= N, "lanes inside the word");
         bool agree[SIMD], valid[SIMD];
 #pragma HLS ARRAY_PARTITION variable = agree complete
 #pragma HLS ARRAY_PARTITION variable = valid complete
         for (int s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-            const bool nonzero = x[s] != 0;
+            const X v = x[OFF + s];
+            const bool nonzero = v != 0;
             valid[s] = MASKED ? nonzero : true;
-            agree[s] = (w[s] == 1) == (x[s] > 0) && valid[s];  // XNOR of weight and sign bits
+            agree[s] = (w[s] == 1) == (v > 0) && valid[s];  // XNOR of weight and sign bits
         }
         const dot_t ones = popcount<SIMD>::of(agree);
         const dot_t n = MASKED ? dot_t(popcount<SIMD>::of(valid)) : dot_t(SIMD);
@@ -50,9 +53,9 @@ struct xnor {
     static const int CODE_BITS = 1;
 
     template <class ACC, class X, int SIMD>
-    static NBQ_INLINE ACC dot(const ap_uint<1>* codes, const vec<X, SIMD>& x) {
+    static NBQ_INLINE ACC dot(const ap_uint<1> codes[SIMD], const vec<X, SIMD>& x) {
 #pragma HLS INLINE
-        return ACC(bipolar_dot<MASKED, SIMD>::of(codes, x.v));
+        return ACC(bipolar_dot<MASKED, SIMD>::template of<0>(codes, x));
     }
 };
 
@@ -62,12 +65,13 @@ struct cxnor {
 
     // xy holds the SIMD real parts x, then the SIMD imaginary parts y (window.h, complex order).
     template <class ACC, class X, int SIMD2>
-    static NBQ_INLINE void dot(const ap_uint<1>* a, const ap_uint<1>* b, const vec<X, SIMD2>& xy, ACC& re, ACC& im) {
+    static NBQ_INLINE void dot(const ap_uint<1> a[SIMD2 / 2], const ap_uint<1> b[SIMD2 / 2], const vec<X, SIMD2>& xy,
+                               ACC& re, ACC& im) {
 #pragma HLS INLINE
         const int SIMD = SIMD2 / 2;
         typedef bipolar_dot<MASKED, SIMD> d;
-        const typename d::dot_t ax = d::of(a, xy.v), by = d::of(b, xy.v + SIMD);
-        const typename d::dot_t bx = d::of(b, xy.v), ay = d::of(a, xy.v + SIMD);
+        const typename d::dot_t ax = d::template of<0>(a, xy), by = d::template of<SIMD>(b, xy);
+        const typename d::dot_t bx = d::template of<0>(b, xy), ay = d::template of<SIMD>(a, xy);
         re = ACC(ax - by);
         im = ACC(bx + ay);
     }

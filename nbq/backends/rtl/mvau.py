@@ -26,5 +26,5 @@ def weight_rom(m_codes: np.ndarray, engine: int, bits: int, pe: int, simd: int,
         if b_codes is None:
             raise ValueError("the complex engine needs both A and B")
         rows = np.concatenate([rows, fold_rows(np.asarray(b_codes, dtype=np.uint64), pe, simd)], axis=1)
-    rom = Rom(rows, 1 if engine in (XNOR, CXNOR) else bits, MemoryKind.LUTRAM)
+    rom = Rom.of(rows, 1 if engine in (XNOR, CXNOR) else bits, MemoryKind.LUTRAM)
     return rom.row_words(), rom.row_bits
