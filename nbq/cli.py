@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
 from nbq.errors import NbqError
+from nbq.plan.budget import parse_budget
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 WAVES_DEFAULT_IMAGES = 8
@@ -85,7 +87,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
                 console.log(msg)
 
         result = compile_model(args.model, board, args.output, test_inputs=test_inputs, csim=args.csim,
-                               progress=step, engine=args.engine, rtl=args.rtl, cosim=args.cosim)
+                               progress=step, engine=args.engine, rtl=args.rtl, cosim=args.cosim,
+                               fps=args.fps, budget=parse_budget(args.budget), folding=args.folding)
     elapsed = time.perf_counter() - start
     if not args.quiet:
         console.print(_layer_table(result.graph, f"{Path(args.model).name} → {board.name}"))
@@ -100,12 +103,88 @@ def cmd_compile(args: argparse.Namespace) -> int:
         f"({g.weight_bits / 8 / 1024:,.1f} KiB "
         f"packed), {len(result.files)} files in {args.output} for {board.name} ({board.part}) in {elapsed:.2f} s"
     )
+    perf = result.plan
+    console.print(f"design: {perf.ii_cycles:,} cycles/image, {perf.frames_per_s:,.0f} frames/s at "
+                  f"{perf.clock_mhz:g} MHz; {_usage_line(result.fit)} (estimate; report.html)")
     status = EXIT_OK
     if result.csim is not None:
         status = max(status, _report_csim(console, result.csim))
     if result.cosim is not None:
         status = max(status, _report_cosim(console, result.cosim))
     return status
+
+
+def _usage_line(fit) -> str:
+    from nbq.plan.budget import NAMES
+
+    usage = fit.usage()
+    return ", ".join(f"{NAMES[k]} {getattr(fit.resources, k):,.0f} ({100 * usage[k]:.0f} % of budget)"
+                     for k in ("lut", "ff", "dsp", "bram36", "uram") if fit.budget.as_dict()[k] > 0)
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from nbq.boards import load_board
+    from nbq.compile import design
+    from nbq.estimate.report import report_data
+
+    board = load_board(args.board)
+    fit = design(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding)
+    data = report_data(fit, Path(args.model).name)
+    if args.json:
+        print(json.dumps(data, indent=1, sort_keys=True))
+        return EXIT_OK
+    console = _console()
+    table = Table(title=f"{Path(args.model).name} on {board.name}: estimate (nbq model calibrated on Yosys)")
+    for col in ("layer", "op", "engine", "PE×SIMD", "cycles", "ROM", "LUT", "FF", "DSP", "BRAM36", "URAM"):
+        table.add_column(col, justify="right" if col in ("cycles", "LUT", "FF", "DSP", "BRAM36", "URAM") else "left")
+    for la in data["layers"]:
+        res = la["resources"] or {}
+        rom = la.get("rom")
+        table.add_row(la["name"], la["op"], la.get("engine", ""),
+                      f"{la['pe']}×{la['simd']}" if "pe" in la else "", f"{la['cycles']:,}",
+                      f"{rom['depth']}×{rom['width']} {rom['memory']}" if rom else "",
+                      *(f"{res.get(k, 0):,.0f}" if k != "bram36" else f"{res.get(k, 0):,.1f}"
+                        for k in ("lut", "ff", "dsp", "bram36", "uram")))
+    console.print(table, markup=False)
+    totals = Table(title="totals against the budget")
+    for col in ("", "LUT", "FF", "DSP", "BRAM36", "URAM"):
+        totals.add_column(col, justify="right")
+    keys = ("lut", "ff", "dsp", "bram36", "uram")
+    totals.add_row("estimate", *(f"{data['total'][k]:,.0f}" for k in keys))
+    totals.add_row("budget", *(f"{data['budget'][k]:,.0f}" for k in keys))
+    totals.add_row("use", *(f"{100 * data['usage'][k]:.1f} %" if data["usage"][k] is not None else "-" for k in keys))
+    console.print(totals)
+    p = data["performance"]
+    console.print(f"{p['ii_cycles']:,} cycles/image (slowest: {p['slowest']}), {p['frames_per_s']:,.0f} frames/s, "
+                  f"{p['gops']:,.1f} GOP/s at {p['clock_mhz']:g} MHz ({data['mode']})", markup=False)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from nbq.estimate.report import read_report, write_report
+    from nbq.estimate.vendor import vendor_reports
+
+    out = Path(args.project)
+    data = read_report(out)
+    if data is None:
+        raise NbqError(f"{out}: no report.json from nbq; run `nbq compile` first")
+    measured = vendor_reports(out)
+    data["measured"] = measured
+    write_report(out, data)
+    console = _console()
+    keys = ("lut", "ff", "dsp", "bram36", "uram")
+    console.print(f"{data['model']} on {data['board']}: {data['performance']['ii_cycles']:,} cycles/image, "
+                  f"{data['performance']['frames_per_s']:,.0f} frames/s", markup=False)
+    console.print("nbq estimate: " + ", ".join(f"{k} {data['total'][k]:,.0f}" for k in keys), markup=False)
+    if not measured:
+        console.print("no Vitis HLS csynth.xml or Vivado utilization report in the project yet "
+                      "(run `nbq build OUT --target csynth`, then `nbq report OUT` again)")
+    for source, res in measured.items():
+        console.print(f"{source}: " + ", ".join(f"{k} {res.get(k, 0):,.0f}" for k in keys), markup=False)
+    console.print(f"written: {out / 'report.html'}", markup=False)
+    return EXIT_OK
 
 
 def _report_csim(console, res) -> int:
@@ -146,6 +225,10 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
         result = run_cosim(out, waves=args.waves, max_images=images,
                            progress=lambda msg: (status.update(msg), console.log(msg)))
+    if images is None:  # a verdict over every golden image goes into the report
+        from nbq.compile import record_cosim
+
+        record_cosim(out, result)
     return _report_cosim(console, result)
 
 
@@ -155,7 +238,11 @@ def cmd_csim(args: argparse.Namespace) -> int:
     out = Path(args.project)
     if not (out / "nbq_project.json").is_file():
         raise NbqError(f"{out}: not an nbq project (no nbq_project.json); run `nbq compile` first")
-    return _report_csim(_console(), run_csim(out))
+    from nbq.compile import record_csim
+
+    res = run_csim(out)
+    record_csim(out, res)
+    return _report_csim(_console(), res)
 
 
 # ------------------------------------------------------------------- build
@@ -208,6 +295,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- main
 
 
+def _add_design_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fps", type=float, metavar="N",
+                   help="the smallest design that reaches N frames/s [the fastest design within the budget]")
+    p.add_argument("--budget", metavar="R=LIMIT,...",
+                   help="override the board's budget, e.g. lut=200000,dsp=768,bram=60%% "
+                        "[the board YAML's: 70%% of LUTs, 80%% of DSP/BRAM/URAM]")
+    p.add_argument("--folding", metavar="FILE.json",
+                   help="per-layer PE / SIMD / ram_style (the folding.json every project holds, edited)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nbq",
@@ -230,8 +327,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "baseline; binary layers always use XNOR-popcount [svpe]")
     p.add_argument("--test-input", metavar="X.npy",
                    help="float images (N, ...) for the testbench golden vectors [random + adversarial]")
+    _add_design_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final summary line")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("estimate", help="resources and throughput of a model on a board, before any synthesis",
+                       description="Fold a model to a board's budget and print the per-layer estimate: cycles, "
+                       "LUT, FF, DSP, BRAM, URAM, and the totals against the budget.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--board", default="zcu102", help="board name (see `nbq boards`) or a board YAML file [zcu102]")
+    p.add_argument("--engine", choices=("svpe", "vpe"), default="svpe",
+                   help="power-of-two layers on SVPE (shift-add) or VPE (multipliers) [svpe]")
+    _add_design_options(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON (the project's report.json)")
+    p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("report", help="show a project's estimate beside Vitis HLS / Vivado reports found in it",
+                       description="Read OUT/report.json and any csynth.xml / *utilization*.rpt inside OUT, "
+                       "print them side by side and rewrite OUT/report.html.")
+    p.add_argument("project", help="folder written by `nbq compile`")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("csim", help="C-simulate a generated project against its golden vectors",
                        description="Build the project's testbench with g++ and check it bit-exactly.")

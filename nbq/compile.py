@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,20 +15,43 @@ from nbq.errors import NbqError
 from nbq.frontend.onnx_import import import_onnx
 from nbq.golden import adversarial_inputs
 from nbq.passes import run_passes
-from nbq.plan import HardwarePlan, check_engine_option, plan_hardware
+from nbq.plan import HardwarePlan, check_engine_option
+from nbq.plan.budget import board_budget
+from nbq.plan.fit import Fit, fit_folding_file, fold_to_budget, folding_json
 
 Progress = Callable[[str], None]
 
 
 def lower(path: str | Path) -> ir.Graph:
-    """ONNX file -> optimised IR (thresholds folded, ranges proven, layout assigned)."""
-    return run_passes(import_onnx(path))
+    """ONNX file -> optimised IR (thresholds folded, ranges proven, layout assigned, thresholds fused) with the
+    folding pass's balanced default folding; `compile_model` folds to the board's budget instead."""
+    from nbq.passes.folding import choose_folding
+
+    return choose_folding(run_passes(import_onnx(path)))
+
+
+def design(model: str | Path, board: Board, engine: str = "svpe", fps: float | None = None,
+           budget: dict[str, str] | None = None, folding: str | Path | None = None,
+           progress: Progress | None = None) -> Fit:
+    """ONNX file -> the folded, planned design for `board` within its budget, with its resource estimate."""
+    step = progress or (lambda _msg: None)
+    check_engine_option(engine)
+    step("importing ONNX")
+    graph = import_onnx(model)
+    step("running passes (ranges, thresholds, layout, fusion)")
+    graph = run_passes(graph)
+    step(f"folding to the {board.name} budget and planning (engines, ROMs, thresholds, cycles)")
+    fit = fold_to_budget(graph, board, engine, board_budget(board, budget), fps, progress=step)
+    if folding is not None:
+        fit = fit_folding_file(folding, fit, board, engine)
+    return fit
 
 
 @dataclass
 class CompileResult:
     graph: ir.Graph
     plan: HardwarePlan
+    fit: Fit
     out_dir: Path
     files: list[Path]
     golden_inputs: np.ndarray
@@ -46,6 +70,9 @@ def compile_model(
     rtl: bool = False,
     cosim: bool = False,
     engine: str = "svpe",
+    fps: float | None = None,
+    budget: dict[str, str] | None = None,
+    folding: str | Path | None = None,
 ) -> CompileResult:
     """Compile an ONNX model into a Vitis HLS project for `board`.
 
@@ -53,15 +80,12 @@ def compile_model(
     default: random and adversarial integer inputs.
     rtl: also write the streaming SystemVerilog network into out_dir/rtl (cosim implies it).
     engine: "svpe" (shift-add, no DSP) or "vpe" (16-bit multipliers) for power-of-two layers.
+    fps / budget / folding: see `design` (default: maximum throughput within the board's budget).
     """
     step = progress or (lambda _msg: None)
-    check_engine_option(engine)
-    step("importing ONNX")
-    graph = import_onnx(model)
-    step("running passes (ranges, thresholds, layout, fusion, folding)")
-    graph = run_passes(graph)
-    step("planning the hardware (engines, ROMs, thresholds, cycles)")
-    plan = plan_hardware(graph, board, engine)
+    fit = design(model, board, engine, fps, budget, folding, step)
+    plan = fit.plan
+    graph = plan.graph
     step("computing golden vectors with the reference executor")
     if test_inputs is None:
         x_int = adversarial_inputs(graph)
@@ -70,9 +94,14 @@ def compile_model(
     golden = reference.run_int(graph, x_int)
     step("writing the HLS project")
     from nbq.backends.hls import write_hls_project  # after the import so model errors come first
+    from nbq.estimate.html import report_html
+    from nbq.estimate.report import REPORT_HTML, REPORT_JSON, report_data
 
-    files = write_hls_project(plan, Path(out_dir), x_int, golden)
-    result = CompileResult(graph, plan, Path(out_dir), files, x_int, golden)
+    report = report_data(fit, Path(model).name)
+    extra = {"folding.json": folding_json(plan), REPORT_JSON: json.dumps(report, indent=1, sort_keys=True) + "\n",
+             REPORT_HTML: report_html(report)}
+    files = write_hls_project(plan, Path(out_dir), x_int, golden, extra_files=extra)
+    result = CompileResult(graph, plan, fit, Path(out_dir), files, x_int, golden)
     if rtl or cosim:
         from nbq.backends.rtl import write_rtl_project  # after the HLS writer, which swaps out_dir whole
 
@@ -83,12 +112,30 @@ def compile_model(
 
         step("C-simulating (g++)")
         result.csim = run_csim(Path(out_dir))
+        record_csim(Path(out_dir), result.csim)
     if cosim:
         from nbq.sim.cosim import run_cosim
 
         step("co-simulating the RTL (cocotb + Verilator)")
         result.cosim = run_cosim(Path(out_dir), progress=lambda msg: step(f"  {msg}"))
+        record_cosim(Path(out_dir), result.cosim)
     return result
+
+
+def record_csim(out_dir: Path, res) -> None:
+    from nbq.estimate.report import record_verification
+
+    record_verification(out_dir, "csim", {"passed": bool(res.passed), "images": int(res.images),
+                                          "mismatches": int(res.mismatches)})
+
+
+def record_cosim(out_dir: Path, res) -> None:
+    from nbq.estimate.report import record_verification
+
+    record_verification(out_dir, "cosim", {
+        "passed": bool(res.passed), "images": int(res.images), "mismatches": int(res.mismatches),
+        "cycles_per_image": round(float(res.cycles_per_image), 1), "model_cycles": int(res.model_cycles),
+        "frames_per_s": round(float(res.frames_per_s), 1)})
 
 
 def _check_inputs(graph: ir.Graph, x: np.ndarray) -> np.ndarray:

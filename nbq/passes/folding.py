@@ -154,6 +154,16 @@ def floor_cycles(graph: ir.Graph) -> int:
     return most
 
 
+def _candidates(works: list[_Work], floor: int) -> list[int]:
+    return sorted({floor} | {c for w in works for _, pe, simd in w.options if (c := w.cycles(pe, simd)) >= floor})
+
+
+def candidate_cycles(graph: ir.Graph, detect_complex: bool = True) -> list[int]:
+    """Every cycles-per-image target that some legal folding reaches exactly (ascending, from the floor)."""
+    works = [_work(graph, layer, detect_complex) for layer in graph.layers if isinstance(layer, ir.Conv | ir.Dense)]
+    return _candidates(works, floor_cycles(graph))
+
+
 def choose_folding(
     graph: ir.Graph,
     target_cycles: int | None = None,
@@ -177,8 +187,7 @@ def choose_folding(
         period = ii(target)
         return min(w.work / (w.best(target)[0] * period) for w in balanced)
 
-    candidates = sorted({floor} | {c for w in works for _, pe, simd in w.options
-                                   if (c := w.cycles(pe, simd)) >= floor})
+    candidates = _candidates(works, floor)
     if target_cycles is not None:
         target = max(int(target_cycles), floor)
     else:

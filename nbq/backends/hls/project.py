@@ -46,15 +46,18 @@ def write_hls_project(
     golden_inputs: np.ndarray | None,
     golden_outputs: dict[str, np.ndarray] | None,
     top_name: str = "nbq_top",
+    extra_files: dict[str, str | bytes] | None = None,
 ) -> list[Path]:
     """Write a complete Vitis HLS project of a planned design; return the written files (relative paths, sorted).
+
+    extra_files: more files of the project (reports, the folding), written and listed with the rest.
 
     Without golden inputs the testbench gets self-checking vectors (random, all-min, all-max,
     alternating) whose outputs come from nbq.reference; without golden outputs they are computed.
     """
     out_dir = Path(out_dir)
     _check_target(out_dir)
-    files = project_files(plan, golden_inputs, golden_outputs, top_name)
+    files = project_files(plan, golden_inputs, golden_outputs, top_name, extra_files)
     _write_atomically(out_dir, files)
     return sorted(Path(name) for name in files)
 
@@ -127,6 +130,7 @@ def project_files(
     golden_inputs: np.ndarray | None,
     golden_outputs: dict[str, np.ndarray] | None,
     top_name: str = "nbq_top",
+    extra_files: dict[str, str | bytes] | None = None,
 ) -> dict[str, str | bytes]:
     """Every file of the project, relative path -> text (binary batch files: bytes; nothing touches the disk)."""
     if c_identifier(top_name) != top_name or _GENERATED.match(top_name):
@@ -249,6 +253,7 @@ def project_files(
         "csim": {"sources": [f"firmware/{top_name}.cpp", f"tb/{top_name}_tb.cpp"], "include": "firmware"},
         **manifest_entries(board, names, bus),
     }
+    files.update(extra_files or {})
     manifest["files"] = sorted([*files, MANIFEST])
     files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     return files
