@@ -203,3 +203,67 @@ def bcnn_nin(width: float = 0.125, input_hw: int = 32, classes: int = 10, seed: 
     x = b.node("Gemm", [x, b.const(fc, "fc"), b.const(b.rng.normal(0, 1, classes).astype(np.float32), "fcb")],
                transB=1)
     return build(b, (1, 3, input_hw, input_hw), x, "bcnn_nin")
+
+
+def alexnet_conv_po2(n_bits: int = 3, act_bits: int = 8, input_hw: int = 227, seed: int = 0) -> onnx.ModelProto:
+    """AlexNet's five convolution layers (the part the n-BQ-NN paper accelerates) at ImageNet size.
+
+    conv11x11/4-96, max pool 3/2, conv5x5-256 (2 groups), max pool 3/2, conv3x3-384, conv3x3-384
+    (2 groups), conv3x3-256 (2 groups), max pool 3/2; BN + ReLU + act_bits-bit quantizer after each conv;
+    the output is the flattened 256 x 6 x 6 map (the fully connected layers are not part of the model).
+    """
+    b = GraphBuilder(seed)
+    x = b.qdq("input", -7, signed=True, bits=8)
+    c = 3
+
+    def conv(x: str, out_c: int, k: int, stride: int = 1, pad: int = 0, groups: int = 1) -> str:
+        nonlocal c
+        w = b.po2_weights((out_c, c // groups, k, k), n_bits)
+        y = b.node("Conv", [x, b.const(w, "w")], kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4,
+                   group=groups)
+        c = out_c
+        return b.activation(y, out_c, -2, act_bits, False)
+
+    def pool(x: str) -> str:
+        return b.node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2])
+
+    x = pool(conv(x, 96, 11, stride=4))
+    x = pool(conv(x, 256, 5, pad=2, groups=2))
+    x = conv(x, 384, 3, pad=1)
+    x = conv(x, 384, 3, pad=1, groups=2)
+    x = pool(conv(x, 256, 3, pad=1, groups=2))
+    x = b.node("Flatten", [x], axis=1)
+    return build(b, (1, 3, input_hw, input_hw), x, "alexnet_conv_po2")
+
+
+def cnv_binary(input_hw: int = 32, classes: int = 10, seed: int = 0) -> onnx.ModelProto:
+    """A CNV-style binary network (FINN's CNV-W1A1 topology): binary weights and sign activations, 8-bit input.
+
+    2 x conv3x3-64, max pool, 2 x conv3x3-128, max pool, 2 x conv3x3-256 (no padding), then fully connected
+    512, 512 and `classes` (with bias); BatchNorm + Sign after every layer but the last.
+    """
+    b = GraphBuilder(seed)
+    x = b.qdq("input", -7, signed=True, bits=8)
+    c = 3
+
+    def pm1(shape: tuple[int, ...]) -> np.ndarray:
+        return (b.rng.choice(np.array([-1.0, 1.0]), size=shape) * 2.0 ** -3).astype(np.float32)
+
+    def conv(x: str, out_c: int) -> str:
+        nonlocal c
+        y = b.node("Conv", [x, b.const(pm1((out_c, c, 3, 3)), "w")], kernel_shape=[3, 3])
+        c = out_c
+        return b.activation(y, out_c, 0, 1, True)
+
+    for width in (64, 128):
+        x = b.node("MaxPool", [conv(conv(x, width), width)], kernel_shape=[2, 2], strides=[2, 2])
+    x = conv(conv(x, 256), 256)
+    x = b.node("Flatten", [x], axis=1)
+    n = c
+    for out in (512, 512):
+        x = b.node("Gemm", [x, b.const(pm1((out, n)), "fc")], transB=1)
+        x = b.activation(x, out, 0, 1, True)
+        n = out
+    x = b.node("Gemm", [x, b.const(pm1((classes, n)), "fc"), b.const(b.rng.normal(0, 1, classes).astype(np.float32),
+                                                                       "fcb")], transB=1)
+    return build(b, (1, 3, input_hw, input_hw), x, "cnv_binary")

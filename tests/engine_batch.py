@@ -18,7 +18,7 @@ import numpy as np
 
 from nbq import ir, reference
 from nbq.backends.hls.project import core_code
-from nbq.backends.hls.streams import live_layers
+from nbq.plan.build import live_layers
 from nbq.boards import load_board
 from nbq.plan import plan_graph
 from nbq.plan.layout import stream_layouts, to_stream
@@ -35,14 +35,17 @@ _MAIN = r"""
 #include <string>
 #include <vector>
 
-// Feed every image of NAME.in (one per line, stream order) through TOP; outputs to NAME.out.
+// Feed all images of NAME.in (one per line, stream order) through TOP in one call, as the
+// kernel does (every process loops over the batch); outputs to NAME.out.
 template <class IN, class OUT>
-static void run_case(const char* name, void (*top)(hls::stream<IN>&, hls::stream<OUT>&), int in_size,
+static void run_case(const char* name, void (*top)(hls::stream<IN>&, hls::stream<OUT>&, int), int in_size,
                      int out_size) {
     std::ifstream src((std::string(name) + ".in").c_str());
     std::ofstream dst((std::string(name) + ".out").c_str());
     std::string line;
     int images = 0, problems = 0;
+    hls::stream<IN> in("in");
+    hls::stream<OUT> out("out");
     while (std::getline(src, line)) {
         std::istringstream fields(line);
         std::vector<long long> values;
@@ -50,12 +53,13 @@ static void run_case(const char* name, void (*top)(hls::stream<IN>&, hls::stream
         while (fields >> v) values.push_back(v);
         if (values.empty()) continue;
         if (int(values.size()) != in_size) problems++;
-        hls::stream<IN> in("in");
-        hls::stream<OUT> out("out");
         for (size_t i = 0; i < values.size(); i++) in.write(IN(values[i]));
-        top(in, out);
-        if (!in.empty()) problems++;
-        while (!in.empty()) in.read();
+        images++;
+    }
+    top(in, out, images);
+    if (!in.empty()) problems++;
+    while (!in.empty()) in.read();
+    for (int n = 0; n < images; n++) {
         for (int i = 0; i < out_size; i++) {
             if (out.empty()) {
                 problems++;
@@ -64,10 +68,9 @@ static void run_case(const char* name, void (*top)(hls::stream<IN>&, hls::stream
             dst << (i ? " " : "") << out.read().to_int64();
         }
         dst << "\n";
-        if (!out.empty()) problems++;
-        while (!out.empty()) out.read();
-        images++;
     }
+    if (!out.empty()) problems++;
+    while (!out.empty()) out.read();
     std::printf("CASE %s images=%d problems=%d\n", name, images, problems);
 }
 
