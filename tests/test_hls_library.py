@@ -1,5 +1,5 @@
 """The hand-written C++ engine library against nbq.formats: every weight code of the SVPE and VPE
-products, the XNOR dot product, packing, extremes."""
+products, the XNOR dot product, ROM rows (codes that straddle chunks), extremes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from nbq.formats import MAX_HW_PO2_BITS, Po2Codebook, int_weight_codes, pack_codes
+from nbq.formats import MAX_HW_PO2_BITS, Po2Codebook, int_weight_codes
 from nbq.resources import data_dir
 from nbq.sim.csim import find_hls_headers
 
@@ -18,8 +18,19 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not ins
 XS = (0, 1, -1, 3, -7, 127, -128, 255)  # x values, incl. the 8-bit extremes
 PO2_BITS = range(1, 9)
 INT_BITS = (2, 5, 8, 16)
-PACK_BITS = (1, 2, 3, 4, 5, 7, 8, 16)
-PACK_COUNT = 50
+# ROM layouts (code bits, code rows, codes per row, ROM depth): one chunk, exact 64, codes straddling
+# chunk boundaries, the widest (32-bit VPE) codes
+ROMS = (
+    (1, 3, 40, 2),
+    (2, 1, 1, 1),
+    (3, 2, 37, 2),
+    (4, 1, 4, 2),
+    (5, 1, 13, 3),
+    (7, 4, 9, 2),
+    (8, 8, 1, 2),
+    (16, 2, 5, 2),
+    (32, 1, 3, 2),
+)
 
 _PROGRAM = r"""
 #include <cstdio>
@@ -53,10 +64,16 @@ void xnor_dots() {
         }
 }
 
-template <int B>
-void unpack(const uint64_t* words, int count) {
-    for (int i = 0; i < count; i++)
-        std::printf("pack %d %d %u\n", B, i, unsigned(nbq::packed_codes<B>::at(words, i).to_uint()));
+// Every code of every row of a ROM, through the row extraction the engines use.
+template <int B, int ROWS, int PER, int CHUNKS, int CB>
+void rom_codes(int tag, const typename nbq::rom_chunk<CB>::type rom[][CHUNKS], int depth) {
+    for (int f = 0; f < depth; f++) {
+        ap_uint<B> codes[ROWS][PER];
+        nbq::rom_row<B, ROWS, PER, CHUNKS, CB>::codes(rom[f], codes);
+        for (int r = 0; r < ROWS; r++)
+            for (int p = 0; p < PER; p++)
+                std::printf("rom %d %d %d %llu\n", tag, f, r * PER + p, (unsigned long long)codes[r][p].to_uint64());
+    }
 }
 
 int main() {
@@ -68,12 +85,21 @@ PACKS
 """
 
 
-def _words(bits: int) -> np.ndarray:
-    return pack_codes(_codes(bits), bits)
+def _rom_codes(bits: int, n: int, depth: int) -> list[list[int]]:
+    return [[(f * 7919 + i * 2654435761) % (1 << bits) for i in range(n)] for f in range(depth)]
 
 
-def _codes(bits: int) -> np.ndarray:
-    return (np.arange(PACK_COUNT, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(1 << bits)
+def _rom_chunks(codes: list[list[int]], bits: int) -> tuple[list[list[int]], int, int]:
+    """The HLS ROM format, packed here independently of nbq.plan: code i at row bits [i*bits, (i+1)*bits),
+    ceil(row_bits / 64) chunks of ceil(row_bits / chunks) bits."""
+    row_bits = len(codes[0]) * bits
+    chunks = -(-row_bits // 64)
+    cb = -(-row_bits // chunks)
+    rows = []
+    for row in codes:
+        value = sum(c << (i * bits) for i, c in enumerate(row))
+        rows.append([(value >> (k * cb)) & ((1 << cb) - 1) for k in range(chunks)])
+    return rows, chunks, cb
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +108,13 @@ def library_output(tmp_path_factory) -> list[str]:
     products = [f'    products<nbq::svpe<{n}> >("po2", {n});' for n in PO2_BITS]
     products += [f'    products<nbq::vpe<{n}> >("int", {n});' for n in INT_BITS]
     packs = []
-    for bits in PACK_BITS:
-        words = ", ".join(f"{int(w)}ULL" for w in _words(bits))
-        packs.append(f"    {{ static const uint64_t w[] = {{{words}}}; unpack<{bits}>(w, {PACK_COUNT}); }}")
+    for tag, (bits, rows, per, depth) in enumerate(ROMS):
+        chunked, chunks, cb = _rom_chunks(_rom_codes(bits, rows * per, depth), bits)
+        body = ", ".join("{" + ", ".join(f"{w:#x}ULL" for w in row) + "}" for row in chunked)
+        packs.append(
+            f"    {{ static const nbq::rom_chunk<{cb}>::type w[{depth}][{chunks}] = {{{body}}}; "
+            f"rom_codes<{bits}, {rows}, {per}, {chunks}, {cb}>({tag}, w, {depth}); }}"
+        )
     source = (
         _PROGRAM.replace("XS", ", ".join(f"{x}LL" for x in XS))
         .replace("PRODUCTS", "\n".join(products))
@@ -141,14 +171,29 @@ def test_int_products_are_twos_complement(library_output):
     assert seen == sum(2**n for n in INT_BITS) * len(XS)
 
 
-def test_unpacking_matches_pack_codes(library_output):
-    got: dict[int, list[int]] = {}
+def test_rom_rows_give_back_their_codes(library_output):
+    got: dict[int, list[list[int]]] = {}
     for line in library_output:
-        if line.startswith("pack "):
-            _, bits, _, code = line.split()
-            got.setdefault(int(bits), []).append(int(code))
-    for bits in PACK_BITS:
-        assert got[bits] == _codes(bits).tolist(), bits
+        if line.startswith("rom "):
+            tag, f, _, code = (int(v) for v in line.split()[1:])
+            rows = got.setdefault(tag, [])
+            if f == len(rows):
+                rows.append([])
+            rows[f].append(code)
+    for tag, (bits, rows, per, depth) in enumerate(ROMS):
+        assert got[tag] == _rom_codes(bits, rows * per, depth), (bits, rows, per)
+
+
+def test_rom_packer_matches_the_plan():
+    """The packer above and nbq.plan's Rom.chunk_words (what the compiler prints) agree."""
+    from nbq.plan.records import MemoryKind, Rom
+
+    for bits, rows, per, depth in ROMS:
+        codes = _rom_codes(bits, rows * per, depth)
+        rom = Rom.of(np.array(codes, dtype=np.uint64), bits, MemoryKind.LUTRAM)
+        chunked, chunks, cb = _rom_chunks(codes, bits)
+        assert (rom.chunks, rom.chunk_bits) == (chunks, cb)
+        assert rom.chunk_words().tolist() == chunked, (bits, rows, per)
 
 
 def test_xnor_dot_products(library_output):

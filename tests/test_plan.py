@@ -89,6 +89,7 @@ def test_memory_kind_rules():
     assert memory_kind(16, 8, False, fifo=True) == MemoryKind.SRL
     assert memory_kind(64, 512, True) == MemoryKind.LUTRAM  # shallow: LUTs beat a mostly empty BRAM
     assert memory_kind(4096, 72, True) == MemoryKind.URAM
+    assert memory_kind(4096, 72, True, rom=True) == MemoryKind.BRAM  # UltraScale+ URAM has no initial contents
     assert memory_kind(4096, 72, False) == MemoryKind.BRAM  # the ZCU102 has no URAM
     assert memory_kind(1024, 8, True) == MemoryKind.BRAM  # narrow words waste a URAM
 

@@ -33,7 +33,7 @@ def report_data(fit: Fit, model: str = "") -> dict:
     for p in plan.layers:
         entry = {"name": p.name, "op": p.layer.op, "cycles": p.cycles,
                  "stages": [{"stage": s.name, "cycles": s.cycles} for s in p.stages],
-                 "resources": _res(per_unit.units[p.name]) if p.name in per_unit.units else None}
+                 "resources": _res(per_unit.unit(p.name)) if p.name in per_unit.units else None}
         if p.fold is not None:
             entry.update(engine=str(p.engine.kind), pe=p.fold.pe, simd=p.fold.simd, nf=p.fold.nf, sf=p.fold.sf,
                          complex=p.fold.complex, lanes=p.fold.lanes, macs=p.fold.macs,

@@ -114,7 +114,7 @@ def _mvau(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, thr: ir.Thres
         stages.append(Stage("collect", nf_beats))
     per_row = fold.lanes * (2 if fold.complex else 1)
     depth = fold.nf * fold.sf
-    memory = memory_override or memory_kind(depth, per_row * engine.code_bits, has_uram)
+    memory = memory_override or memory_kind(depth, per_row * engine.code_bits, has_uram, rom=True)
     rom = Rom(depth, per_row, engine.code_bits, memory, make_codes)
     table = threshold_table(thr, oc, acc.lo, acc.hi, bias=bias) if fused else None
     return LayerPlan(layer, stages, engine=engine, fold=fold, rom=rom, bias=None if fused else bias, acc=acc,

@@ -169,8 +169,9 @@ def read_folding(path: str | Path, graph: ir.Graph, board: Board) -> tuple[ir.Gr
                 memory[name] = MemoryKind(style)
             except ValueError:
                 raise NbqError(f"{path}: {name}: ram_style '{style}' is not one of lutram, bram, uram") from None
-            if memory[name] == MemoryKind.URAM and not int(board.resources.get("uram", 0) or 0):
-                raise NbqError(f"{path}: {name}: ram_style uram, but the {board.name} has no UltraRAM")
+            if memory[name] == MemoryKind.URAM:
+                raise NbqError(f"{path}: {name}: ram_style uram: UltraScale+ UltraRAM cannot hold initial "
+                               "contents, so weight ROMs go to lutram or bram")
             if memory[name] == MemoryKind.SRL:
                 raise NbqError(f"{path}: {name}: ram_style srl is for FIFOs; use lutram, bram or uram")
     return g, memory

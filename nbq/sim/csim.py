@@ -124,7 +124,7 @@ def run_csim(
     returns passed=False with the compiler/testbench output in `log` and a summary in `problems`.
     """
     start = time.monotonic()
-    project_dir = Path(project_dir)
+    project_dir = Path(project_dir).resolve()  # g++ runs in other folders: relative paths would break
     manifest = _read_manifest(project_dir)
     csim = manifest.get("csim", {})
     top = manifest.get("top", "nbq_top")

@@ -40,6 +40,9 @@ void complex_mvau(hls::stream<vec<typename CFG::in_t, 2 * CFG::SIMD> >& in,
                   hls::stream<vec<typename CFG::out_t, 2 * CFG::PE> >& out,
                   const typename rom_chunk<CFG::ROM_CHUNK_BITS>::type weights[CFG::ROM_DEPTH][CFG::ROM_CHUNKS],
                   const typename CFG::bias_t bias[CFG::NF][2 * CFG::PE], int images) {
+    // Called by the generated run_* wrapper that defines the tables (weights header): inlined, the
+    // wrapper is the process and the tables are locals of the function that uses them.
+#pragma HLS INLINE
     typedef typename CFG::acc_t acc_t;
     typedef typename CFG::engine engine;
     typedef vec<typename CFG::in_t, 2 * CFG::SIMD> in_word;

@@ -64,6 +64,9 @@ template <class CFG>
 void threshold(hls::stream<vec<typename CFG::in_t, CFG::W> >& in, hls::stream<vec<typename CFG::out_t, CFG::W> >& out,
                const typename CFG::th_table_t th[threshold_shape<CFG>::ROWS][threshold_shape<CFG>::LANES][CFG::SLOTS],
                const bool up[threshold_shape<CFG>::ROWS][threshold_shape<CFG>::LANES], int images) {
+    // Called by the generated run_* wrapper that defines the tables (weights header): inlined, the
+    // wrapper is the process and the tables are locals of the function that uses them.
+#pragma HLS INLINE
     static_assert(CFG::SLOTS == (1 << CFG::STAGES) - 1 && CFG::L <= CFG::SLOTS, "threshold table size");
     static_assert(CFG::ROWS == 1 || CFG::ROWS == CFG::CHUNKS * CFG::W, "one table row per channel");
     const bool shared = CFG::ROWS == 1;

@@ -240,7 +240,8 @@ struct tap_unit {
         wblock wb;
         wb.reset();
         // the window word being emitted: group g, tap (kh, kw) at offset (tr, tc) = (kh DH, kw DW),
-        // word j of the tap; its storage block (rdiv, rq), and the group's first block (gdiv, gq)
+        // word j of the tap; its storage block rb (bank word rb.div, bank group rb.mod) and the
+        // group's first block gb
         int kh = 0, kw = 0, tr = 0, tc = 0, j = 0, g = 0;
         mod_counter<QR> rb, gb;
         rb.reset();

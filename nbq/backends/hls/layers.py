@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nbq import ir
-from nbq.backends.hls.cxx import ap_type, int_literal, int_table, table_type
+from nbq.backends.hls.cxx import ap_type, int_list, int_literal, table_type
 from nbq.backends.hls.streams import Process, Stream, Wiring
 from nbq.backends.hls.window import Geometry
 from nbq.backends.names import NameTable, comment_text
@@ -135,6 +135,13 @@ def layer_info(unit: LayerPlan, ident: str, ctx: LayerContext, **extra: object) 
     return info
 
 
+def storage_const(unit: LayerPlan) -> list[tuple[str, str, str]]:
+    """The line buffer's memory kind for window.h / pool.h (CFG::STORAGE; absent = the tool picks)."""
+    kinds = {"lutram": "LUTRAM", "bram": "BRAM", "uram": "URAM"}
+    buffers = [b for b in unit.buffers if str(b.memory) in kinds]
+    return [("int", "STORAGE", f"nbq::STORAGE_{kinds[str(buffers[0].memory)]}")] if buffers else []
+
+
 def _ceil_log2(n: int) -> int:
     return max(1, int(n).bit_length())  # bits of n = stages of a search over n values (2^s - 1 >= n)
 
@@ -155,10 +162,11 @@ def threshold_code(thr: ir.Threshold, table: ThresholdTable, ident: str, ctx: La
     padded[:, :levels] = table.rows
     lo, hi = table.key_lo, table.key_hi
     t_type = table_type(int(padded.min()), int(padded.max()))
+    rows, lanes = (1, 1) if table.channels == 1 else (table.channels // width, width)  # row j = word j of a pixel
     arrays = [
-        CArray(t_type, f"th_{ident}", f"[{table.channels}][{slots}]", int_table(padded),
+        CArray(t_type, f"th_{ident}", f"[{rows}][{lanes}][{slots}]", int_list(padded),
                f"thresholds per row (stream order), ascending, padded to {slots} with {hi + 1}"),
-        CArray("bool", f"up_{ident}", f"[{table.channels}]", bool_list(table.up),
+        CArray("bool", f"up_{ident}", f"[{rows}][{lanes}]", bool_list(table.up),
                "1: crossed when x >= t, 0: when x <= t"),
     ]  # fmt: skip
     cfg = ConfigStruct(
@@ -267,6 +275,7 @@ def pool_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> 
         geo = Geometry(c, h, w, tuple(layer.kernel), tuple(layer.strides), (1, 1), pads, (oh, ow), beat, c // beat,
                        fill, beat, 1)  # fmt: skip
         consts = [int_const(k, v) for k, v in geo.consts().items()] + [ll_const("PAD_VALUE", fill)]
+        consts += storage_const(unit)
         if isinstance(layer, ir.SumPool):
             types.append(("acc_t", ctx.type_name(layer.output)))
         cfg = ConfigStruct(f"cfg_{ident}", comment, types, consts)

@@ -21,6 +21,7 @@ from nbq.backends.hls.layers import (
     format_label,
     int_const,
     layer_info,
+    storage_const,
     threshold_code,
 )
 from nbq.backends.hls.streams import DEFAULT_DEPTH, Process, Stream, has_window
@@ -42,6 +43,14 @@ def _acc_type(unit: LayerPlan) -> str:
     return f"ap_int<{unit.acc.bits}>"
 
 
+def _bias_rows(bias: np.ndarray, nf: int, complex_: bool) -> np.ndarray:
+    """Row nf = the biases neuron fold nf adds (complex: its PE real parts', then its PE imaginary parts')."""
+    if complex_:
+        half = bias.size // 2
+        return np.concatenate([bias[:half].reshape(nf, -1), bias[half:].reshape(nf, -1)], axis=1)
+    return bias.reshape(nf, -1)
+
+
 def _engine_array(unit: LayerPlan, ident: str, ctx: LayerContext, nf_group: int, in_stream: str,
                   out_stream: str, out_type: str) -> tuple[ConfigStruct, list[CArray], Call]:
     """The MVAU's config, ROM and bias arrays, and its call."""
@@ -55,7 +64,8 @@ def _engine_array(unit: LayerPlan, ident: str, ctx: LayerContext, nf_group: int,
                f"{rom.depth} folds x {rom.row_bits} bits ({rom.chunks} x {rom.chunk_bits}): {fold.pe}x{fold.simd} "
                f"{engine.kind} codes ({engine.code_bits} bits, {format_label(layer.weights)}) per fold, "
                f"{rom.memory}", storage=str(rom.memory)),
-        CArray(f"cfg_{ident}::bias_t", f"b_{ident}", f"[{bias.size}]", int_list(bias),
+        CArray(f"cfg_{ident}::bias_t", f"b_{ident}", f"[{fold.nf}][{bias.size // fold.nf}]",
+               int_list(_bias_rows(bias, fold.nf, fold.complex)),
                "bias, accumulator units" if unit.bias is not None else "zero: the bias is in the thresholds"),
     ]  # fmt: skip
     cfg = ConfigStruct(
@@ -96,7 +106,7 @@ def _window(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> tu
         f"Conv {comment_text(layer.name)}: {kh}x{kw} window, stride {list(layer.strides)}, dilation "
         f"{list(layer.dilations)}, pads {list(layer.pads)}: {emit} words of {chunk} per window",
         [("in_t", ctx.type_name(layer.inputs[0]))],
-        [int_const(name, v) for name, v in consts.items()],
+        [int_const(name, v) for name, v in consts.items()] + storage_const(unit),
     )
     stream = Stream(ctx.wiring.names.fresh(f"s_{ident}_win"), layer.inputs[0], chunk, DEFAULT_DEPTH)
     return cfg, stream, Call(f"nbq::sliding_window<cfg_{ident}_win>", [proc.inputs[0], stream.name])

@@ -37,7 +37,7 @@ STREAM_WORDS = (
     "other layers keep their input's width, regroup processes convert where a reader needs another width; "
     "the core's ports carry one value per transfer"
 )
-_GENERATED = re.compile(r"(t|s|cfg|w|b|th|up)_")  # prefixes of generated identifiers
+_GENERATED = re.compile(r"(t|s|cfg|w|b|th|up|run)_")  # prefixes of generated identifiers
 
 
 def write_hls_project(
@@ -99,7 +99,7 @@ def build_core(plan: HardwarePlan) -> Core:
     return Core(
         ctx,
         procs,
-        [{"name": s.name, "ctype": s.ctype or ctx.word_type(s.tensor, s.width), "depth": s.depth}
+        [{"name": s.name, "ctype": s.ctype or ctx.word_type(s.tensor, s.width), "depth": s.depth, "storage": None}
          for s in streams],
         [_tensor_type(ctx, name) for name in flows],
         ap_type(x.lo, x.hi),
@@ -118,7 +118,8 @@ def core_code(plan: HardwarePlan, top_name: str = "nbq_top") -> str:
               "in_size": x.size, "out_size": y.size, "flow": "", "input_type": core.input_type,
               "output_type": core.output_type}  # fmt: skip
     parts = [render("hls", "parameters.h.j2", tensor_types=core.tensor_types, configs=core.configs, **common)]
-    parts += [render("hls", "weights.h.j2", guard="", layer_comment=p.comment, arrays=p.arrays, bare=True)
+    parts += [render("hls", "weights.h.j2", guard="", layer_comment=p.comment, arrays=p.arrays, calls=p.calls,
+                     bare=True)
               for p in core.procs if p.header is not None]  # fmt: skip
     parts.append(render("hls", "top.cpp.j2", weight_headers=[], streams=core.streams, processes=core.procs,
                         board="", part="", **common))  # fmt: skip
@@ -136,7 +137,7 @@ def project_files(
     if c_identifier(top_name) != top_name or _GENERATED.match(top_name):
         raise NbqError(
             f"top name '{top_name}' must be a C identifier (letters, digits, single underscores)"
-            " that does not start with t_, s_, cfg_, w_, b_, th_ or up_ (generated names)"
+            " that does not start with t_, s_, cfg_, w_, b_, th_, up_ or run_ (generated names)"
         )
     core = build_core(plan)
     graph, board, engine = plan.graph, plan.board, plan.engine_option
@@ -196,6 +197,7 @@ def project_files(
                 guard=f"NBQ_WEIGHTS_{p.ident.upper()}_H",
                 layer_comment=p.comment,
                 arrays=p.arrays,
+                calls=p.calls,
                 bare=False,
             )
     files[f"firmware/{top_name}.h"] = render("hls", "top.h.j2", guard=f"{top_name.upper()}_H", **common)
