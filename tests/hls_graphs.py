@@ -339,3 +339,14 @@ def write_and_csim(graph: ir.Graph, board_name: str, out_dir: Path, n_random: in
     x, y = golden(graph, n_random)
     write_hls_project(plan_graph(graph, load_board(board_name)), out_dir, x, y)
     return run_csim(out_dir, **csim_kwargs)
+
+
+def write_ir_folding(graph: ir.Graph, path: Path) -> Path:
+    """A folding file (`nbq compile --folding`) holding the graph's own folding: the tests fold by rule, not
+    by the board's budget, so their layers keep PE, SIMD, NF and SF > 1 where the case needs it."""
+    import json
+
+    entries = {la.name: {"PE": la.folding.pe, "SIMD": la.folding.simd} for la in graph.layers
+               if isinstance(la, ir.Conv | ir.Dense) and la.folding is not None}
+    path.write_text(json.dumps(entries))
+    return path

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import onnx
 import pytest
+from hls_graphs import write_ir_folding
 
+from nbq.compile import lower
 from nbq.modelgen import GraphBuilder, build
 
 ENGINES = ("svpe", "vpe")
@@ -88,12 +90,14 @@ def top_module(wrappers: dict[str, list[tuple[str, str, int]]]) -> str:
 def test_vpe_spends_one_dsp_per_lane_svpe_none(tmp_path):
     yosys = _yosys()
     onnx.save(one_conv_model(), str(tmp_path / "one_conv.onnx"))
+    write_ir_folding(lower(tmp_path / "one_conv.onnx"), tmp_path / "fold.json")  # PE, SIMD, NF, SF > 1
     synth = tmp_path / "synth"
     synth.mkdir()
     layers, texts, wrappers, sources = {}, [], {}, set()
     for engine in ENGINES:
         # through the CLI, from a temporary working folder, into a relative output folder
-        done = subprocess.run([*_nbq(), "compile", "one_conv.onnx", "--engine", engine, "--rtl", "-o", f"out_{engine}"],
+        done = subprocess.run([*_nbq(), "compile", "one_conv.onnx", "--engine", engine, "--rtl", "--folding",
+                               "fold.json", "-o", f"out_{engine}"],
                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         rtl = tmp_path / f"out_{engine}" / "rtl"

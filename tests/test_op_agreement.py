@@ -26,6 +26,7 @@ import numpy as np
 import onnx
 import op_cases
 import pytest
+from hls_graphs import write_ir_folding
 
 from nbq import ir, reference
 from nbq.boards import load_board
@@ -203,8 +204,9 @@ class Designs:
             x_int = extreme_inputs(t_in)
             scale = t_in.scale
             start = time.perf_counter()
+            folding = write_ir_folding(graph, work / "folding.json")
             result = compile_model(model, load_board(case.board), work / "out", test_inputs=x_int * scale, rtl=True,
-                                   engine=case.engine)
+                                   engine=case.engine, folding=folding)
             elapsed = time.perf_counter() - start
             expected = reference.run_int(graph, x_int)[graph.outputs[0]]
             self.compiled[case.id] = Design(case, work / "out", graph, x_int, expected, result, elapsed)

@@ -14,7 +14,7 @@ import pytest
 
 from nbq import ir, reference
 from nbq.boards import load_board
-from nbq.compile import lower
+from nbq.compile import design, lower
 from nbq.errors import InternalError, NbqError
 from nbq.modelgen import paper_cifar_po2
 from nbq.plan import EngineKind, MemoryKind, plan_hardware
@@ -110,7 +110,7 @@ def test_one_cycle_count_and_frame_rate_everywhere(tmp_path):
         out = tmp_path / board
         subprocess.run([sys.executable, "-m", "nbq.cli", "compile", str(DEMO), "--board", board, "-o", board,
                         "--rtl", "-q"], cwd=tmp_path, check=True)  # fmt: skip
-        plan = plan_hardware(lower(DEMO), load_board(board))
+        plan = design(DEMO, load_board(board)).plan  # the same folding to the board's budget
         hls = json.loads((out / "nbq_project.json").read_text())["pipeline"]
         rtl = json.loads((out / "rtl" / "nbq_rtl.json").read_text())["model"]
         readme = (out / "README.md").read_text()

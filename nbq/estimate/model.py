@@ -126,14 +126,18 @@ def _mvau(p: dict, w: WeightStats | None) -> Features:
             pw = xb + (r if r > 1 else 1)
         else:  # multipliers: the DSP48E2 makes the product, the LUTs add them up
             r, pw = 1, xb + wb + 1
-            f.fixed.dsp = (w.var_lanes + w.const_dsp_lanes) * _dsp_per_product(xb + 1, wb)
+            # Yosys infers the DSPs before it maps the ROM, so a weight only counts as a constant when
+            # the ROM has a single word (then 0 and +-2^k fold into shifts); otherwise every product is a DSP
+            mults = lanes if depth >= 2 else w.const_dsp_lanes
+            f.fixed.dsp = mults * _dsp_per_product(xb + 1, wb)
         tw = min(pw + clog2(simd) + 1, acc)
+        pw = min(pw, tw)
         live = lanes - w.zero_lanes
         general = depth > 2  # two folds: a weight is one of two codes, selected by one register bit
-        f.lut["term"] = w.var_lanes * tw if general else 0.0
-        f.lut["term_shift"] = w.var_lanes * tw * max(0, r - 1) if general and eng == 0 else 0.0
-        f.lut["term2"] = 0.0 if general else w.var_lanes * tw
-        f.lut["term_const"] = w.const_lanes * tw
+        f.lut["term"] = w.var_lanes * pw if general else 0.0
+        f.lut["term_shift"] = w.var_lanes * pw * max(0, r - 1) if general and eng == 0 else 0.0
+        f.lut["term2"] = 0.0 if general else w.var_lanes * pw
+        f.lut["term_const"] = w.const_lanes * pw
         f.lut["tree"] = max(0, live - pe) * tw
         f.lut["lane"] = pe * tw
         f.lut["acc"] = lanes_out * acc if folds else 0.0
