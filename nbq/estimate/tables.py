@@ -38,10 +38,25 @@ def table_stats(words: list[int] | np.ndarray, width: int) -> TableStats:
     depth = len(words)
     if depth == 0 or width == 0:
         return TableStats(depth, width, 0)
-    m = bit_matrix(words, width)
+    return _matrix_stats(bit_matrix(words, width))
+
+
+def _matrix_stats(m: np.ndarray) -> TableStats:
+    """Stats of a (depth, width) 0/1 matrix; distinct columns compared as packed bytes (fast on big ROMs)."""
+    depth, width = m.shape
     varying = m[:, (m != m[:1, :]).any(axis=0)]
-    cols = int(np.unique(varying.T, axis=0).shape[0]) if varying.size else 0
+    if not varying.size:
+        return TableStats(depth, width, 0)
+    packed = np.packbits(np.ascontiguousarray(varying.T), axis=1)
+    cols = len({row.tobytes() for row in packed})
     return TableStats(depth, width, cols)
+
+
+def code_bit_matrix(codes: np.ndarray, bits: int) -> np.ndarray:
+    """(depth, codes per row) -> (depth, codes * bits) 0/1: bit b of code k at column k * bits + b (the row layout)."""
+    codes = np.asarray(codes, dtype=np.uint64)
+    shifts = np.arange(bits, dtype=np.uint64)
+    return ((codes[:, :, None] >> shifts) & np.uint64(1)).astype(np.uint8).reshape(codes.shape[0], -1)
 
 
 def code_columns(codes: np.ndarray) -> tuple[int, int, int]:
@@ -69,8 +84,7 @@ def weight_stats(codes: np.ndarray, code_bits: int, engine: int) -> WeightStats:
     """codes: (depth, codes per row) as the plan's Rom holds them; engine: nbq_mvau's ENGINE parameter."""
     codes = np.asarray(codes, dtype=np.uint64)
     bits = 1 if engine >= 2 else code_bits
-    words = [sum(int(v) << (i * bits) for i, v in enumerate(row)) for row in codes.tolist()]
-    table = table_stats(words, codes.shape[1] * bits)
+    table = _matrix_stats(code_bit_matrix(codes, bits)) if codes.size else TableStats(len(codes), 0, 0)
     if engine == 3:  # complex: A then B; a lane's four products read A and B of its (pe, s)
         n = codes.shape[1] // 2
         codes = np.concatenate([codes[:, :n], codes[:, n:]], axis=0)
