@@ -40,6 +40,9 @@ bench: $(VENV)/.stamp-test
 	$(PY) bench/compile_time.py
 	$(PY) bench/csim_speed.py
 	$(PY) bench/cosim_speed.py
+	$(PY) bench/rom_efficiency.py
+	$(PY) bench/svpe_vs_vpe.py
+	$(PY) bench/bcnn_u280.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_out

