@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
@@ -235,7 +234,8 @@ def configurations() -> list[dict]:
             seen, tries = set(), 0
             while len([c for c in out if c["set"] == which and c["key"] == key]) < n and tries < 5000:
                 tries += 1
-                p = mvau_config(rng, ENGINE_IDS[key.split("/")[1]]) if module == "nbq_mvau" else unit_config(rng, module)
+                p = (mvau_config(rng, ENGINE_IDS[key.split("/")[1]]) if module == "nbq_mvau"
+                     else unit_config(rng, module))
                 if p is None or json.dumps(p, sort_keys=True) in seen:
                     continue
                 seen.add(json.dumps(p, sort_keys=True))

@@ -19,7 +19,7 @@ differs).  Conventions:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from nbq.estimate.model import Part, features

@@ -155,7 +155,6 @@ def _stream_ports(w_in: int, w_out: int, out_field: str = "out_data") -> list[tu
 
 def module_ports(module: str, p: dict) -> list[tuple[str, str, int]]:
     """(port, direction, width) of an hw/rtl module instance with integer parameters p."""
-    g = p.get
     if module == "nbq_mvau":
         lanes = 2 * p["PE"] if p["ENGINE"] == 3 else p["PE"]
         return _stream_ports(p["TAPS"] * p["CH"] * p["X_BITS"], lanes * p["ACC_BITS"], "out_acc")
