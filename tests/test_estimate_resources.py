@@ -54,17 +54,16 @@ def _varying_lanes(codes: np.ndarray) -> int:
     return int((codes != codes[:1]).any(axis=0).sum())
 
 
-def test_dsp_one_per_varying_vpe_lane_none_for_shift_add(demo_plans):
+def test_dsp_one_per_vpe_lane_none_for_shift_add(demo_plans):
+    """One DSP48E2 per VPE lane (whole-network Yosys: demo 658 DSP = 658 lanes); shift-add uses none.
+    (Lanes whose weight is the same in every fold could fold to a shift; the model does not count on it.)"""
     est = {e: plan_resources(p) for e, p in demo_plans.items()}
     assert est["svpe"].total.dsp == 0
     vpe = demo_plans["vpe"]
     for p in vpe.mvaus:
         assert p.engine.kind == EngineKind.VPE
-        # one DSP48E2 per product whose weight changes across the ROM; a constant power-of-two weight is a shift
-        assert est["vpe"].unit(p.name).dsp == _varying_lanes(p.rom.codes) <= p.fold.lanes
-    assert est["vpe"].total.dsp == sum(_varying_lanes(p.rom.codes) for p in vpe.mvaus)
-    deep = [p for p in vpe.mvaus if p.rom.depth >= 8]  # every weight varies over 8+ random folds
-    assert deep and all(est["vpe"].unit(p.name).dsp == p.fold.lanes for p in deep)
+        assert _varying_lanes(p.rom.codes) <= est["vpe"].unit(p.name).dsp == p.fold.lanes
+    assert est["vpe"].total.dsp == sum(p.fold.lanes for p in vpe.mvaus)
 
 
 def test_binary_engines_use_no_dsp():
