@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from nbq.errors import NbqError
+from nbq.errors import NbqError, ToolFailure
 from nbq.plan.budget import parse_budget
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
@@ -233,14 +233,14 @@ def cmd_cosim(args: argparse.Namespace) -> int:
 
 
 def cmd_csim(args: argparse.Namespace) -> int:
-    from nbq.sim.csim import run_csim
+    from nbq.sim.csim import check_built, run_csim
 
     out = Path(args.project)
     if not (out / "nbq_project.json").is_file():
         raise NbqError(f"{out}: not an nbq project (no nbq_project.json); run `nbq compile` first")
     from nbq.compile import record_csim
 
-    res = run_csim(out)
+    res = check_built(run_csim(out), out)
     record_csim(out, res)
     return _report_csim(_console(), res)
 
@@ -407,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     except NbqError as exc:
         print(f"nbq: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except ToolFailure as exc:  # a tool could not build what nbq generated: nbq's bug, not the design's
+        print(f"nbq: error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("nbq: interrupted", file=sys.stderr)
         return 130

@@ -83,6 +83,9 @@ def compile_model(
     fps / budget / folding: see `design` (default: maximum throughput within the board's budget).
     """
     step = progress or (lambda _msg: None)
+    from nbq.backends.hls.outputs import check_project_target
+
+    check_project_target(out_dir, model)  # before the work: a folder nbq will refuse fails fast
     fit = design(model, board, engine, fps, budget, folding, step)
     plan = fit.plan
     graph = plan.graph
@@ -100,7 +103,10 @@ def compile_model(
     report = report_data(fit, Path(model).name)
     extra = {"folding.json": folding_json(plan), REPORT_JSON: json.dumps(report, indent=1, sort_keys=True) + "\n",
              REPORT_HTML: report_html(report)}
-    files = write_hls_project(plan, Path(out_dir), x_int, golden, extra_files=extra)
+    from nbq.backends.hls.outputs import RTL_SIM_DIRS
+
+    keep = tuple(f"rtl/{d}" for d in RTL_SIM_DIRS) if rtl or cosim else ()  # Verilator builds are reused
+    files = write_hls_project(plan, Path(out_dir), x_int, golden, extra_files=extra, keep=keep)
     result = CompileResult(graph, plan, fit, Path(out_dir), files, x_int, golden)
     if rtl or cosim:
         from nbq.backends.rtl import write_rtl_project  # after the HLS writer, which swaps out_dir whole
@@ -108,10 +114,10 @@ def compile_model(
         step("writing the RTL network")
         result.files = sorted(result.files + write_rtl_project(plan, Path(out_dir), x_int, golden))
     if csim:
-        from nbq.sim.csim import run_csim
+        from nbq.sim.csim import check_built, run_csim
 
         step("C-simulating (g++)")
-        result.csim = run_csim(Path(out_dir))
+        result.csim = check_built(run_csim(Path(out_dir)), out_dir)
         record_csim(Path(out_dir), result.csim)
     if cosim:
         from nbq.sim.cosim import run_cosim

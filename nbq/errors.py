@@ -15,3 +15,8 @@ class ToolNotFoundError(NbqError):
 
 class InternalError(Exception):
     """A bug in nbq (e.g. a backend given a graph without a hardware plan): exit 3, not a user error."""
+
+
+class ToolFailure(Exception):
+    """An external tool failed on files nbq generated (g++ or Verilator could not build them): a bug in nbq,
+    not a verdict on the design; the CLI prints the one-line message and exits 3."""

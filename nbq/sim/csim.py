@@ -15,13 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from nbq.errors import NbqError, ToolNotFoundError
+from nbq.errors import NbqError, ToolFailure, ToolNotFoundError
+from nbq.sim.csim_manifest import csim_inputs
 
 MANIFEST = "nbq_project.json"
 OUTPUTS_FILE = "csim_outputs.dat"  # written by the testbench next to golden.dat
 BUILD_DIR = "csim_build"
 BASE_FLAGS = ("-std=c++14", "-O2")
 STRICT_FLAGS = ("-Wall", "-Wextra", "-Werror")
+_ERROR_LINE = re.compile(r"\berror\b:|undefined reference")  # g++/ld diagnostics, not "-Werror"
 _RESULT = re.compile(r"^NBQ-CSIM images=(\d+) mismatches=(\d+)\s*$", re.MULTILINE)
 # hls::stream's C model only warns when a design reads an empty stream or leaves data behind
 _STREAM_WARNING = re.compile(r"^WARNING: Hls::stream .*$", re.MULTILINE)
@@ -37,6 +39,17 @@ class CsimResult:
     seconds: float
     built: bool = False  # False when the cached binary was reused
     problems: list[str] = field(default_factory=list)  # build errors, stream warnings, crashes
+    build_error: str | None = None  # the compiler's first error line when the build failed (no verdict then)
+    build_log: Path | None = None
+
+
+def check_built(res: CsimResult, project_dir: str | Path) -> CsimResult:
+    """`res`, unless its build failed: g++ rejecting generated code is nbq's bug, not a verdict on the design."""
+    if res.build_error is not None:
+        log = f"; full log: {res.build_log}" if res.build_log is not None else ""
+        raise ToolFailure(f"{project_dir}: the C-simulation build failed (g++): {res.build_error}{log}; "
+                          "please report it")
+    return res
 
 
 def find_hls_headers() -> Path:
@@ -126,14 +139,13 @@ def run_csim(
     start = time.monotonic()
     project_dir = Path(project_dir).resolve()  # g++ runs in other folders: relative paths would break
     manifest = _read_manifest(project_dir)
-    csim = manifest.get("csim", {})
-    top = manifest.get("top", "nbq_top")
-    sources = csim.get("sources", [f"firmware/{top}.cpp", f"tb/{top}_tb.cpp"])
-    include = csim.get("include", "firmware")
+    top, sources, include = csim_inputs(project_dir, manifest)  # every value that reaches g++'s command line
     flags = [*BASE_FLAGS, *(STRICT_FLAGS if strict else ())]
     jobs = max(1, jobs or min(len(sources), os.cpu_count() or 1))
 
     build = project_dir / BUILD_DIR
+    if build.is_symlink() or (build.exists() and not build.is_dir()):
+        raise NbqError(f"{build}: not a folder nbq made (a symlink or a file); remove it and run again")
     exe = build / f"{top}_csim{'_strict' if strict else ''}"
     key_file = exe.with_suffix(".key")
     key = hashlib.sha256(json.dumps([_compiler(), str(find_hls_headers()), flags, sources]).encode()).hexdigest()
@@ -148,8 +160,14 @@ def run_csim(
         key_file.unlink(missing_ok=True)
         ok, log = _build(project_dir, sources, include, flags, exe, jobs)
         if not ok:
-            first = next((ln for ln in log.splitlines() if "error" in ln), "the C++ build failed")
-            return CsimResult(False, 0, 0, [], log, time.monotonic() - start, True, [f"build failed: {first}"])
+            first = next((ln.strip() for ln in log.splitlines() if _ERROR_LINE.search(ln)), "the C++ build failed")
+            log_path = build / "build.log"
+            try:
+                log_path.write_text(log)
+            except OSError:
+                log_path = None
+            return CsimResult(False, 0, 0, [], log, time.monotonic() - start, True, [f"build failed: {first}"],
+                              build_error=first, build_log=log_path)
         key_file.write_text(key)
     try:
         done = subprocess.run(

@@ -13,13 +13,14 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from nbq.errors import NbqError, ToolNotFoundError
+from nbq.errors import ToolFailure, ToolNotFoundError
 
 TB_MODULE = "nbq.sim.stream_tb"
 _INSTALL_HINT = "install the simulation extra: pip install 'nbq[sim]'"
@@ -103,6 +104,13 @@ def _fingerprint(sources: Sequence[Path], top: str, parameters: Mapping[str, obj
     return h.hexdigest()
 
 
+def _first_error(log: Path, default: object) -> str:
+    """The first error line of a tool log (Verilator's %Error, g++'s error:), for a one-line message."""
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    first = next((ln.strip() for ln in lines if re.search(r"%Error|\berror\b:|Error\b", ln)), None)
+    return (first or str(default))[:300]
+
+
 def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mapping[str, object] | None = None,
           waves: bool = False, extra_args: Sequence[str] = (), opt: str = "-O1") -> Path:
     """Verilate and compile `top` into build_dir (skipped when nothing changed); returns build_dir.
@@ -133,8 +141,8 @@ def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mappin
             runner.build(sources=[str(s) for s in sources], hdl_toplevel=top, build_dir=str(build_dir),
                          parameters=parameters, build_args=args, waves=waves, log_file=str(log))
     except (RuntimeError, SystemExit) as exc:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.is_file() else ""
-        raise NbqError(f"Verilator build of {top} failed ({exc}); see {log}\n{tail}") from None
+        raise ToolFailure(f"the Verilator build of {top} failed: {_first_error(log, exc)}; full log: {log}; "
+                          "please report it") from None
     stamp.write_text(key)
     return build_dir
 
@@ -158,6 +166,6 @@ def run_plan(build_dir: Path, top: str, plan: dict, work_dir: Path, waves: bool 
     except (RuntimeError, SystemExit):
         pass  # the results file (or its absence) tells what happened
     if not result_path.is_file():
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.is_file() else ""
-        raise NbqError(f"simulation of {top} produced no results; see {log}\n{tail}")
+        raise ToolFailure(f"the simulation of {top} produced no results: {_first_error(log, 'no error line')}; "
+                          f"full log: {log}")
     return json.loads(result_path.read_text())

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +14,12 @@ from nbq.backends.hls.bindata import batch_bytes
 from nbq.backends.hls.cxx import ap_type
 from nbq.backends.hls.flow import Names, bus_format, flow_context, flow_files, manifest_entries
 from nbq.backends.hls.layers import LayerContext, ProcessCode
+from nbq.backends.hls.outputs import build_outputs, check_project_target
 from nbq.backends.hls.printers import process_code
 from nbq.backends.hls.streams import wire
 from nbq.backends.hls.testbench import dat_text, golden_pair
 from nbq.backends.names import c_identifier, comment_text
+from nbq.backends.outdir import replace_folder
 from nbq.backends.render import render
 from nbq.errors import NbqError
 from nbq.formats import bits_for_range
@@ -47,18 +47,21 @@ def write_hls_project(
     golden_outputs: dict[str, np.ndarray] | None,
     top_name: str = "nbq_top",
     extra_files: dict[str, str | bytes] | None = None,
+    keep: tuple[str, ...] = (),
 ) -> list[Path]:
     """Write a complete Vitis HLS project of a planned design; return the written files (relative paths, sorted).
 
     extra_files: more files of the project (reports, the folding), written and listed with the rest.
+    keep: folders of an earlier project in out_dir carried into the new one (e.g. the RTL simulation builds).
+    An existing out_dir is replaced only when everything in it is nbq's (see nbq.backends.outdir).
 
     Without golden inputs the testbench gets self-checking vectors (random, all-min, all-max,
     alternating) whose outputs come from nbq.reference; without golden outputs they are computed.
     """
-    out_dir = Path(out_dir)
-    _check_target(out_dir)
+    shown = str(out_dir)
+    out_dir = check_project_target(out_dir)
     files = project_files(plan, golden_inputs, golden_outputs, top_name, extra_files)
-    _write_atomically(out_dir, files)
+    replace_folder(out_dir, files, keep, shown)
     return sorted(Path(name) for name in files)
 
 
@@ -252,6 +255,7 @@ def project_files(
         "packing": common["packing"],
         "word_bits": word_bits,
         "tb_images": n_images,
+        "build_outputs": build_outputs(top_name, board.flow),
         "csim": {"sources": [f"firmware/{top_name}.cpp", f"tb/{top_name}_tb.cpp"], "include": "firmware"},
         **manifest_entries(board, names, bus),
     }
@@ -287,50 +291,3 @@ def _io_entry(t: ir.Tensor, layout: tuple[int, int, int] | None) -> dict:
         "scale": float(t.scale),
         "stream_shape": [layout[1], layout[2], layout[0]] if layout else [t.size],
     }
-
-
-# ------------------------------------------------------------------ disk
-
-
-def _check_target(out_dir: Path) -> None:
-    """Refuse to replace anything that is not an empty folder or an earlier nbq project."""
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise NbqError(f"output path {out_dir} exists and is not a folder")
-    if (out_dir / MANIFEST).is_file():
-        return
-    if any(out_dir.iterdir()):
-        raise NbqError(
-            f"output folder {out_dir} is not empty and is not an nbq project (no {MANIFEST});"
-            " choose another folder or empty it"
-        )
-
-
-def _write_atomically(out_dir: Path, files: dict[str, str | bytes]) -> None:
-    """Write into a hidden sibling, then swap it in, so a failure never leaves a half project."""
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{out_dir.name}.nbq-new-{os.getpid()}"
-    old = parent / f".{out_dir.name}.nbq-old-{os.getpid()}"
-    for stale in (tmp, old):
-        shutil.rmtree(stale, ignore_errors=True)
-    try:
-        tmp.mkdir()
-        for rel, text in files.items():
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
-        moved = False
-        if out_dir.exists():
-            os.replace(out_dir, old)
-            moved = True
-        try:
-            os.replace(tmp, out_dir)
-        except BaseException:
-            if moved:
-                os.replace(old, out_dir)
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)

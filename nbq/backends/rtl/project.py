@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from nbq import ir
+from nbq.backends.hls.outputs import RTL_SIM_DIRS, rtl_owned
 from nbq.backends.names import c_identifier, comment_text
+from nbq.backends.outdir import Owned, check_replaceable, replace_folder
 from nbq.backends.render import render
 from nbq.backends.rtl import memfiles
 from nbq.backends.rtl.layers import Builder
@@ -160,6 +161,8 @@ def project_files(plan: HardwarePlan, golden_inputs: np.ndarray | None,
         files["tb/golden_outputs.npy"] = _npy(np.asarray(gy, dtype=np.int64))
         manifest["golden"] = {"inputs": "tb/golden_inputs.npy", "outputs": "tb/golden_outputs.npy",
                               "images": int(gx.shape[0])}
+    manifest["nbq_rtl"] = MANIFEST_VERSION
+    manifest["files"] = sorted([*files, MANIFEST])
     files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     return files
 
@@ -197,23 +200,15 @@ def write_rtl_project(plan: HardwarePlan, out_dir: Path, golden_inputs: np.ndarr
                       golden_outputs: dict[str, np.ndarray] | None, top_name: str = "nbq_top") -> list[Path]:
     """Write the RTL project into out_dir/rtl/ (replacing a previous one); return its files relative to out_dir.
 
-    Only out_dir/rtl/ is touched; a simulation build inside it (sim_build*/) is kept for reuse.
+    Only out_dir/rtl/ is touched; it is replaced only when it holds nothing but files its earlier manifest
+    lists and simulation builds (sim_build*/, sim_run/), which are kept for reuse.
     """
     files = project_files(plan, golden_inputs, golden_outputs, top_name)
     root = Path(out_dir) / RTL_DIR
-    if root.exists() and not root.is_dir():
-        raise NbqError(f"{root} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
-    keep = {"sim_build", "sim_build_waves", "sim_run"}
-    for old in root.iterdir():  # stale files of an earlier model
-        if old.name in keep:
-            continue
-        if old.is_dir():
-            shutil.rmtree(old)
-        else:
-            old.unlink()
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    shown = str(root)
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        raise NbqError(f"{root} exists and is not a folder nbq wrote; move it away or choose another output folder")
+    check_replaceable(root, shown, rtl_owned(root) or Owned(frozenset(), tuple(f"{d}/" for d in RTL_SIM_DIRS)),
+                      MANIFEST)
+    replace_folder(root, files, RTL_SIM_DIRS, shown)  # the simulation builds are kept for reuse
     return sorted(Path(RTL_DIR) / rel for rel in files)
