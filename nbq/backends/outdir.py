@@ -90,8 +90,8 @@ def check_output_path(out_dir: str | Path, model: str | Path | None = None) -> P
                        "choose a plain folder name") from None
     if not shown or b"\0" in encoded:
         raise NbqError(f"{what!r}: not a usable path; choose a folder name")
-    raw = PurePosixPath(shown)
-    if raw.name in ("", ".", "..") or shown.rstrip("/").endswith(("/.", "/..")) or shown.rstrip("/") in (".", ".."):
+    stripped = shown.rstrip("/")
+    if stripped and stripped.rsplit("/", 1)[-1] in (".", ".."):
         raise NbqError(f"{what}: names the current folder or one of its parents; give a folder of its own "
                        "(e.g. -o proj)")
     absolute = Path(os.path.abspath(shown))
