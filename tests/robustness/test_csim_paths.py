@@ -149,3 +149,31 @@ def test_build_folder_symlinked_outside_is_refused(sandbox, built):
     out = sandbox.nbq("csim", "proj")
     assert_bad_input(out, "csim_build")
     assert list(outside.iterdir()) == [] and sandbox.changed() == []
+
+
+def _verilator_ready() -> bool:
+    from nbq.errors import ToolNotFoundError
+    from nbq.sim.verilator import require_tools
+
+    try:
+        require_tools()
+    except ToolNotFoundError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _verilator_ready(), reason="Verilator/cocotb not installed")
+def test_broken_rtl_is_a_cosim_build_failure_not_a_verdict(sandbox):
+    out = sandbox.nbq("compile", str(EXAMPLE), "-o", "proj", "--rtl", "-q")
+    assert out.code == 0, out.describe()
+    with (sandbox.work / "proj" / "rtl" / "nbq_top.sv").open("a") as f:
+        f.write("module broken(; endmodule\n")  # Verilator stops at the parse: the case stays fast
+    sandbox.snapshot()
+    out = sandbox.nbq("cosim", "proj")
+    assert out.code == 3, out.describe()
+    assert "FAIL" not in out.stdout + out.stderr and "Traceback" not in out.stderr
+    lines = out.error_lines
+    assert len(lines) == 1 and lines[0].startswith("nbq: error: "), out.describe()
+    assert "Verilator build of nbq_top failed" in lines[0] and "%Error" in lines[0] and "nbq_top.sv" in lines[0]
+    assert "build.log" in lines[0]
+    assert sandbox.changed(allowed=("work/proj/rtl/sim_build", "home/.cache")) == []
