@@ -106,8 +106,11 @@ def check_output_path(out_dir: str | Path, model: str | Path | None = None) -> P
     if absolute.is_symlink():
         raise NbqError(f"{what} is a symbolic link; give the real folder it points to (or another folder)")
     real = Path(os.path.realpath(absolute))
-    guarded = [(Path("/"), "the root folder"), (Path.cwd().resolve(), "the current folder"),
-               (Path.home().resolve(), "the home folder")]
+    guarded = [(Path("/"), "the root folder"), (Path.home().resolve(), "the home folder")]
+    try:
+        guarded.append((Path.cwd().resolve(), "the current folder"))
+    except OSError:
+        pass  # the current folder was deleted: nothing to protect there
     if model is not None:
         guarded.append((Path(os.path.realpath(model)), f"the model {model}"))
     for path, name in guarded:
@@ -150,7 +153,11 @@ def read_listing(path: Path, marker: str) -> tuple[dict, frozenset[str]] | None:
 def foreign_entry(folder: Path, owned: Owned) -> str | None:
     """The first entry of `folder` (sorted, relative) that nbq did not write, or None."""
     parents = owned.parents()
-    for dirpath, dirnames, filenames in os.walk(folder):  # never follows symlinks
+    def unreadable(exc: OSError) -> None:
+        raise NbqError(f"{exc.filename}: cannot read it ({exc.strerror}) to check that it is nbq's; fix its "
+                       "permissions or choose another output folder")
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):  # never follows symlinks
         rel_dir = os.path.relpath(dirpath, folder)
         prefix = "" if rel_dir == "." else rel_dir + "/"
         entries = sorted(dirnames + filenames)

@@ -218,9 +218,12 @@ def test_name_that_is_not_utf8_is_refused(sandbox):
     _refused_untouched(sandbox, _compile(sandbox, os.fsdecode(b"proj\xff")), "not valid utf-8")
 
 
-def test_path_under_proc_is_refused(sandbox):
+@pytest.mark.parametrize("path", ["/proc/nbq-proj", "/sys/nbq-proj", "/proc/self/nbq/proj"],
+                         ids=["proc", "sys", "proc-missing-parents"])
+def test_path_nobody_can_write_is_refused(sandbox, path):
     sandbox.snapshot()
-    _refused_untouched(sandbox, _compile(sandbox, "/proc/nbq-proj"), "/proc/nbq-proj", "cannot write")
+    _refused_untouched(sandbox, _compile(sandbox, path), path, "cannot write")
+    assert not os.path.lexists(path)
 
 
 # ------------------------------------------------------------------ relative paths, hidden siblings
