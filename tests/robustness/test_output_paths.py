@@ -296,3 +296,14 @@ def test_rtl_writer_alone_refuses_a_user_file(tmp_path, built):
         write_rtl_project(plan, proj, None, None)
     assert (proj / "rtl" / "notes.txt").read_text() == "mine\n"
     assert (proj / "rtl" / "nbq_rtl.json").is_file()
+
+
+def test_manifest_claiming_every_folder_as_build_output_is_not_believed(sandbox, built):
+    proj = _earlier(sandbox, built)
+    manifest = json.loads((proj / "nbq_project.json").read_text())
+    manifest["build_outputs"].append("*/")  # an edited manifest may not make a user's folder nbq's
+    (proj / "nbq_project.json").write_text(json.dumps(manifest))
+    (proj / "papers").mkdir()
+    (proj / "papers" / "draft.tex").write_text("mine\n")
+    sandbox.snapshot()
+    _refused_untouched(sandbox, _compile(sandbox, "proj"), "proj/papers")

@@ -27,17 +27,15 @@ def build_outputs(top: str, flow: str) -> list[str]:
 
 
 def _patterns(manifest: dict) -> list[str]:
-    listed = manifest.get("build_outputs")
-    if isinstance(listed, list) and all(isinstance(p, str) and _relative(p) for p in listed):
-        return listed
+    """The manifest's build outputs, restricted to those this nbq declares (an edited manifest cannot claim
+    "*/" and so make nbq delete a user's folder); a manifest without them gets the defaults for its top."""
     top = manifest.get("top")
     top = top if isinstance(top, str) and c_identifier(top) == top else "nbq_top"
+    known = {*build_outputs(top, "vitis"), *build_outputs(top, "vivado")}
+    listed = manifest.get("build_outputs")
+    if isinstance(listed, list):
+        return [p for p in listed if isinstance(p, str) and p in known]
     return build_outputs(top, str(manifest.get("flow", "vivado")))  # a manifest from before build_outputs
-
-
-def _relative(pattern: str) -> bool:
-    parts = pattern.rstrip("/").split("/")
-    return bool(pattern) and not pattern.startswith("/") and ".." not in parts and "" not in parts
 
 
 def rtl_owned(rtl_dir: Path) -> Owned | None:
