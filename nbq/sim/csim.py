@@ -48,7 +48,7 @@ def check_built(res: CsimResult, project_dir: str | Path) -> CsimResult:
     if res.build_error is not None:
         log = f"; full log: {res.build_log}" if res.build_log is not None else ""
         raise ToolFailure(f"{project_dir}: the C-simulation build failed (g++): {res.build_error}{log}; "
-                          "please report it")
+                          "unless you edited the generated sources, please report it")
     return res
 
 
@@ -140,6 +140,9 @@ def run_csim(
     project_dir = Path(project_dir).resolve()  # g++ runs in other folders: relative paths would break
     manifest = _read_manifest(project_dir)
     top, sources, include = csim_inputs(project_dir, manifest)  # every value that reaches g++'s command line
+    for data in ("inputs.dat", "golden.dat"):  # without them the testbench could only say "0 images"
+        if not (project_dir / "tb_data" / data).is_file():
+            raise NbqError(f"{project_dir / 'tb_data' / data}: missing; recompile the project with `nbq compile`")
     flags = [*BASE_FLAGS, *(STRICT_FLAGS if strict else ())]
     jobs = max(1, jobs or min(len(sources), os.cpu_count() or 1))
 

@@ -142,7 +142,7 @@ def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mappin
                          parameters=parameters, build_args=args, waves=waves, log_file=str(log))
     except (RuntimeError, SystemExit) as exc:
         raise ToolFailure(f"the Verilator build of {top} failed: {_first_error(log, exc)}; full log: {log}; "
-                          "please report it") from None
+                          "unless you edited the generated RTL, please report it") from None
     stamp.write_text(key)
     return build_dir
 

@@ -177,3 +177,13 @@ def test_broken_rtl_is_a_cosim_build_failure_not_a_verdict(sandbox):
     assert "Verilator build of nbq_top failed" in lines[0] and "%Error" in lines[0] and "nbq_top.sv" in lines[0]
     assert "build.log" in lines[0]
     assert sandbox.changed(allowed=("work/proj/rtl/sim_build", "home/.cache")) == []
+
+
+def test_missing_golden_data_is_a_project_error_not_a_verdict(sandbox, built):
+    proj = _project(sandbox, built)
+    (proj / "tb_data" / "golden.dat").unlink()
+    sandbox.snapshot()
+    out = sandbox.nbq("csim", "proj")
+    assert_bad_input(out, "golden.dat", "missing")
+    assert "FAIL" not in out.stdout and not (proj / "csim_build").exists()
+    assert sandbox.changed() == []
