@@ -27,7 +27,7 @@ FLOWS = ("vivado", "vitis")
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 PART = re.compile(r"x[acq][a-z0-9]{2,24}(-[A-Za-z0-9]{1,16}){1,4}")  # xczu9eg-ffvb1156-2-e, xcu280-fsvh2892-2L-e
-PLATFORM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/-]{0,159}")  # a platform name or a path to its .xpfm
+PLATFORM = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_.+/-]{0,159}")  # a platform name or a path to its .xpfm
 _SEG = r"[A-Za-z0-9_.-]{1,64}"
 BOARD_PART = re.compile(rf"{_SEG}:{_SEG}:{_SEG}:(\*|[0-9][0-9.]{{0,15}})")  # xilinx.com:zcu102:part0:3.4
 BANK = re.compile(r"(HBM|DDR|PLRAM|HOST)\[[0-9]{1,2}(:[0-9]{1,2})?\]")  # HBM[0], DDR[1], HBM[0:31]
@@ -189,7 +189,7 @@ BOARD = mapping({
     "name": Key(matching(NAME, "zcu102 (lowercase, up to 32 characters)"), True),
     "description": Key(text),
     "part": Key(matching(PART, "xczu9eg-ffvb1156-2-e"), True),
-    "platform": Key(matching(PLATFORM, "xilinx_u280_gen3x16_xdma_1_202211_1"), True),
+    "platform": Key(matching(PLATFORM, "xilinx_u280_gen3x16_xdma_1_202211_1 or /path/to/it.xpfm"), True),
     "clock_mhz": Key(number(0, 1000, "MHz"), True),
     "flow": Key(one_of(FLOWS), True),
     "vivado_board_part": Key(matching(BOARD_PART, "xilinx.com:zcu102:part0:*")),
@@ -243,7 +243,9 @@ def read_board_file(path: Path) -> dict:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise NbqError(f"{path}: not valid YAML{where} ({exc.problem or exc.context}); fix the file") from None
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+    except RecursionError:
+        raise NbqError(f"{path}: not valid YAML (nested too deeply); a board file is a flat mapping") from None
+    except (yaml.YAMLError, ValueError) as exc:
         first = (str(exc).splitlines() or ["too deeply nested"])[0][:80]
         raise NbqError(f"{path}: not valid YAML ({first}); fix the file") from None
     try:

@@ -82,16 +82,10 @@ def json_value(value: object) -> str:
 
 # ------------------------------------------------------------------ TCL / Make / cfg
 
-_TCL_BARE = re.compile(r"[A-Za-z0-9_.,:/+=*@%-]+")
-
-
 def tcl_word(text: str) -> str:
-    """One TCL word whose value is `text`, with no substitution: bare when it is plain, in braces when
-    the braces inside balance and there is no backslash or newline, else every special character
-    backslash-escaped."""
+    """One TCL word whose value is `text`, with no substitution: in braces when the braces inside
+    balance and there is no backslash or line break, else every special character backslash-escaped."""
     text = str(text)
-    if _TCL_BARE.fullmatch(text):
-        return text
     if "\\" not in text and "\n" not in text and "\r" not in text and _balanced(text):
         return "{" + text + "}"
     out = []
