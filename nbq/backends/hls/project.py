@@ -186,7 +186,7 @@ def project_files(
         "ii_cycles": plan.ii_cycles,
         "fps": _number(round(plan.frames_per_s, 1)),
         "fps_text": f"{plan.frames_per_s:,.0f}",
-        "slowest": markdown_text(perf["slowest"]),
+        "slowest": markdown_text(label(perf["slowest"])),
         **flow_context(board, names, bus),
     }
     files: dict[str, str | bytes] = {}
@@ -232,7 +232,7 @@ def project_files(
         "README.md.j2",
         n_layers=len(layer_infos),
         n_weights=sum(info.get("weights", 0) for info in layer_infos),
-        layers=[{**info, "name": markdown_text(info["name"])} for info in layer_infos],
+        layers=[{**info, "name": markdown_text(label(info["name"]))} for info in layer_infos],
         **common,
     )
     manifest = {
