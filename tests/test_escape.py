@@ -14,6 +14,7 @@ import pytest
 
 from nbq.backends.escape import (
     cfg_value,
+    check_no_raw_strings,
     comment_text,
     cpp_string,
     html_text,
@@ -175,3 +176,20 @@ def test_cfg_value_keeps_banks_and_parts(text):
 def test_cfg_value_refuses_line_breaks_comments_and_assignments(text):
     with pytest.raises(InternalError):
         cfg_value(text)
+
+
+def test_check_no_raw_strings_catches_a_leaked_name():
+    name = '"; system("touch PWNED"); //'
+    with pytest.raises(InternalError, match="Makefile"):
+        check_no_raw_strings({"a.cpp": f"// {label(name)}\n", "Makefile": f"X := {name}\n"}, [name])
+
+
+def test_check_no_raw_strings_accepts_escaped_forms_and_data_files():
+    names = ['"; system("touch PWNED"); //', "$(shell touch PWNED)", "ap_int<8>", "x;y"]
+    files = {"a.cpp": "".join(f"// {label(n)}\nconst char* s = {cpp_string(n)};\n" for n in names),
+             "b.h": "typedef ap_int<8> t;\nint x;y;\n",
+             "c.json": json.dumps(names), "d.html": html_text(names[1])}
+    check_no_raw_strings(files, names)  # short ('x;y') and inactive ('ap_int<8>') names are not looked for
+    # conservative: a brace-quoted TCL word is safe but still holds the raw string, so it is refused too
+    with pytest.raises(InternalError):
+        check_no_raw_strings({"b.tcl": f"set x {tcl_word(names[1])}\n"}, names)

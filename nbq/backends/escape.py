@@ -148,3 +148,37 @@ def markdown_text(text: str, max_length: int = LABEL_LENGTH) -> str:
 def html_text(text: object) -> str:
     """Text or an attribute value in HTML."""
     return html.escape(str(text), quote=True)
+
+
+# ------------------------------------------------------------------ the post-condition
+
+LEAK_MIN_LENGTH = 6  # shorter strings ('*', 'a+b') occur in generated code by themselves
+# characters that make a string act in some target language (quotes, substitution, comment and statement
+# ends); names with only others ('ap_int<8>', 'x[0]') may legitimately equal a piece of generated code
+_ACTIVE = frozenset("\"'\\$`{};#?\n\r")
+
+
+def check_no_raw_strings(files: dict[str, str | bytes], strings: object) -> None:
+    """Defense in depth: no code file (anything but .json / .html, which json.dumps / html_text write) holds a
+    user string verbatim when that string has an active character (quote, '$', brace, ';', '#', '?', line
+    break) or '*/' — so a future template value that forgets its escaper fails here (InternalError, exit 3)
+    instead of writing an injectable file."""
+    risky = {s for s in map(str, strings) if len(s) >= LEAK_MIN_LENGTH and (_ACTIVE & set(s) or "*/" in s)}
+    if not risky:
+        return
+    for rel, content in files.items():
+        if rel.endswith((".json", ".html", ".npy", ".bin")):
+            continue
+        text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+        leaked = next((s for s in risky if s in text), None)
+        if leaked is not None:
+            raise InternalError(f"{rel}: a user string reaches the file unescaped ({leaked[:40]!r})")
+
+
+def user_strings(graph: object, board: object) -> list[str]:
+    """Every string of a graph (nbq.ir.Graph) and a board (nbq.boards.Board) that came from the user."""
+    memory = getattr(board, "memory", {}) or {}
+    return [getattr(graph, "name", "") or "", getattr(graph, "source", "") or "", *getattr(graph, "tensors", {}),
+            *(layer.name for layer in getattr(graph, "layers", [])),
+            *(str(getattr(board, f, "")) for f in ("name", "part", "platform", "description", "vivado_board_part")),
+            *map(str, memory.get("default_banks") or []), str(memory.get("slr") or "")]

@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from nbq import ir
-from nbq.backends.escape import cfg_value, comment_text, label, markdown_text, tcl_word
+from nbq.backends.escape import (
+    cfg_value,
+    check_no_raw_strings,
+    comment_text,
+    label,
+    markdown_text,
+    tcl_word,
+    user_strings,
+)
 from nbq.backends.hls.bindata import batch_bytes
 from nbq.backends.hls.cxx import ap_type
 from nbq.backends.hls.flow import Names, bus_format, flow_context, flow_files, manifest_entries
@@ -262,6 +270,7 @@ def project_files(
     files.update(extra_files or {})
     manifest["files"] = sorted([*files, MANIFEST])
     files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    check_no_raw_strings(files, user_strings(graph, board))
     return files
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nbq import ir
-from nbq.backends.escape import comment_text, label
+from nbq.backends.escape import check_no_raw_strings, comment_text, label, user_strings
 from nbq.backends.names import c_identifier
 from nbq.backends.render import render
 from nbq.backends.rtl import memfiles
@@ -162,6 +162,7 @@ def project_files(plan: HardwarePlan, golden_inputs: np.ndarray | None,
         manifest["golden"] = {"inputs": "tb/golden_inputs.npy", "outputs": "tb/golden_outputs.npy",
                               "images": int(gx.shape[0])}
     files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    check_no_raw_strings(files, user_strings(graph, board))
     return files
 
 
