@@ -230,7 +230,10 @@ def read_board_file(path: Path) -> dict:
         if size > MAX_FILE_BYTES:
             raise NbqError(f"{path}: board file is {size:,} bytes; a board file is a few lines (limit "
                            f"{MAX_FILE_BYTES:,} bytes)")
-        raw = path.read_bytes()[: MAX_FILE_BYTES + 1]
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # st_size lies for /proc files: never read more than the limit
+        if len(raw) > MAX_FILE_BYTES:
+            raise NbqError(f"{path}: board file is over {MAX_FILE_BYTES:,} bytes; a board file is a few lines")
     except OSError as exc:
         raise NbqError(f"{path}: cannot read the board file ({exc.strerror}); check the path") from None
     try:

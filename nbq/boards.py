@@ -46,7 +46,8 @@ def load_board(name_or_path: str) -> Board:
         candidate = Path(name_or_path)
         if candidate.suffix in (".yaml", ".yml") or candidate.exists():
             if not candidate.is_file():
-                raise NbqError(f"board file {candidate} does not exist")
+                raise NbqError(f"board file {candidate} does not exist or is not a file; give the path to a board "
+                               "YAML file (see boards/zcu102.yaml)")
             path = candidate
         else:
             raise NbqError(
