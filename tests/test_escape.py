@@ -194,3 +194,16 @@ def test_check_no_raw_strings_accepts_escaped_forms_and_data_files():
     # (nbq writes names into code only as labels)
     with pytest.raises(InternalError):
         check_no_raw_strings({"b.tcl": f"set x {tcl_word(names[1])}\n"}, names)
+
+
+def test_templates_refuse_a_raw_control_or_non_ascii_value():
+    from nbq.backends.render import render
+
+    with pytest.raises(InternalError, match="U\\+001B"):
+        render("hls", "connectivity.cfg.j2", kernel="k\x1b[2J", board="b", platform="p", xclbin="x", xo="y",
+               instance="i", sp=[], slr="")
+    with pytest.raises(InternalError, match="U\\+00B1"):
+        render("hls", "connectivity.cfg.j2", kernel="k", board="b±", platform="p", xclbin="x", xo="y",
+               instance="i", sp=[], slr="")
+    assert "nk=k:1:i" in render("hls", "connectivity.cfg.j2", kernel="k", board="b", platform="p", xclbin="x",
+                                xo="y", instance="i", sp=[], slr="")
