@@ -1,17 +1,13 @@
-"""Boards are data: one YAML file each in boards/ (or any path the user gives)."""
+"""Boards are data: one YAML file each in boards/ (or any path the user gives), checked by nbq.board_schema."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from nbq.board_schema import read_board_file
 from nbq.errors import NbqError
 from nbq.resources import data_dir
-
-_REQUIRED = ("name", "part", "platform", "clock_mhz", "flow", "resources")
-_FLOWS = ("vivado", "vitis")
 
 
 @dataclass(frozen=True)
@@ -50,23 +46,12 @@ def load_board(name_or_path: str) -> Board:
         candidate = Path(name_or_path)
         if candidate.suffix in (".yaml", ".yml") or candidate.exists():
             if not candidate.is_file():
-                raise NbqError(f"board file {candidate} does not exist")
+                raise NbqError(f"board file {candidate} does not exist or is not a file; give the path to a board "
+                               "YAML file (see boards/zcu102.yaml)")
             path = candidate
         else:
             raise NbqError(
                 f"unknown board '{name_or_path}'; known boards: {', '.join(files)} (or give a path to a YAML file)"
             )
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise NbqError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise NbqError(f"{path}: a board file must be a YAML mapping")
-    missing = [key for key in _REQUIRED if key not in data]
-    if missing:
-        raise NbqError(f"{path}: board file is missing {', '.join(missing)}")
-    if data["flow"] not in _FLOWS:
-        raise NbqError(f"{path}: flow must be one of {', '.join(_FLOWS)}, got '{data['flow']}'")
-    known = {f for f in Board.__dataclass_fields__}
-    fields = {k: v for k, v in data.items() if k in known}
-    return Board(**fields, path=str(path))
+    data = read_board_file(path)
+    return Board(**data, path=str(path))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from nbq.backends.escape import comment_text  # noqa: F401  (re-exported: names and comments together)
+
 # C and C++ keywords plus a few names a generated file must not shadow.
 _RESERVED = frozenset(
     """
@@ -73,9 +75,3 @@ class NameTable:
             k += 1
         self._taken.add(ident.lower())
         return ident
-
-
-def comment_text(text: str, max_length: int = 120) -> str:
-    """Text safe in a // comment: printable ASCII, no backslash (a trailing one continues the line)."""
-    cleaned = "".join(ch if " " <= ch <= "~" and ch != "\\" else "?" for ch in str(text))
-    return cleaned[:max_length]

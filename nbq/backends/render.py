@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import jinja2
 
+from nbq.errors import InternalError
 from nbq.resources import data_dir
+
+# Every value a template prints is nbq-made code or an escaped string (nbq.backends.escape): printable
+# ASCII, tabs and line breaks only.  A control character or non-ASCII text means a raw user string got in.
+_PLAIN = re.compile(r"[\t\n\x20-\x7e]*")
+
+
+def _finalize(value: object) -> object:
+    if isinstance(value, str) and not _PLAIN.fullmatch(value):
+        bad = next(ch for ch in value if not _PLAIN.fullmatch(ch))
+        raise InternalError(f"a template value holds U+{ord(bad):04X}: an unescaped string (use nbq.backends.escape)")
+    return value
 
 
 @cache
@@ -19,6 +32,7 @@ def environment(kind: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        finalize=_finalize,
     )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
+from nbq.backends.escape import html_text
 
 NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram36": "BRAM36", "uram": "URAM"}
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    return html_text(value)
 
 
 def _num(value: float | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from nbq.backends.escape import cfg_value, comment_text, cpp_string, make_word, tcl_word
 from nbq.backends.render import render
 from nbq.boards import Board
 from nbq.errors import NbqError
@@ -165,10 +166,10 @@ def connectivity(board: Board, names: Names) -> dict:
     banks = board.memory.get("default_banks") or []
     if banks and (not isinstance(banks, list) or len(banks) not in (1, 2)):
         raise NbqError(f"{board.path or board.name}: memory.default_banks must list one or two banks (input, output)")
-    banks = [str(b) for b in banks]
+    banks = [cfg_value(str(b)) for b in banks]
     ports = [("m_axi_gmem0", banks[0]), ("m_axi_gmem1", banks[-1])] if banks else []
     slr = board.memory.get("slr")
-    return {"instance": f"{names.wrapper}_1", "sp": ports, "slr": str(slr) if slr else ""}
+    return {"instance": f"{names.wrapper}_1", "sp": ports, "slr": cfg_value(str(slr)) if slr else ""}
 
 
 # ------------------------------------------------------------------ files
@@ -178,8 +179,11 @@ def flow_context(board: Board, names: Names, bus: BusFormat) -> dict:
     """Values every flow template may use."""
     return {
         "targets": targets(board.flow, names),
-        "platform": board.platform,
+        "platform": comment_text(board.platform),  # comments; the Makefile gets platform_make
+        "platform_make": make_word(board.platform),
         "kernel": names.wrapper,
+        "kernel_cpp": cpp_string(names.wrapper),
+        "xclbin_cpp": cpp_string(names.xclbin),
         "xo": names.xo,
         "xclbin": names.xclbin,
         "host_bin": names.host_bin,
@@ -209,7 +213,7 @@ def flow_files(board: Board, names: Names, common: dict, signed: tuple[bool, boo
         files["vivado/block_design.tcl"] = render(
             "hls",
             "block_design.tcl.j2",
-            board_part=board.vivado_board_part,
+            board_part_tcl=tcl_word(board.vivado_board_part),
             hp_bits=int(board.memory.get("hp_port_bits", 128)),
             ip_cell=IP_CELL,
             dma_cell=DMA_CELL,

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nbq import ir
+from nbq.backends.escape import comment_text, label
 from nbq.backends.hls.cxx import ap_type, int_list, int_literal, table_type
 from nbq.backends.hls.streams import Process, Stream, Wiring
 from nbq.backends.hls.window import Geometry
-from nbq.backends.names import NameTable, comment_text
+from nbq.backends.names import NameTable
 from nbq.errors import InternalError, UnsupportedModelError
 from nbq.plan.layout import Layout
 from nbq.plan.records import HardwarePlan, LayerPlan, ThresholdTable
@@ -171,7 +172,7 @@ def threshold_code(thr: ir.Threshold, table: ThresholdTable, ident: str, ctx: La
     ]  # fmt: skip
     cfg = ConfigStruct(
         f"cfg_{ident}_thr" if thr.fused_into is not None else f"cfg_{ident}",
-        f"Threshold {comment_text(thr.name)}: {levels} levels ({stages}-stage search), "
+        f"Threshold {label(thr.name)}: {levels} levels ({stages}-stage search), "
         f"out = {table.out_lo} + {table.step}*crossed, {width} per word",
         [("in_t", in_type), ("out_t", ctx.type_name(thr.output)), ("key_t", ap_type(lo - 1, hi)),
          ("th_t", ap_type(lo - 1, hi + 1)), ("th_table_t", t_type)],
@@ -202,7 +203,7 @@ def clamp_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) ->
     words = x.size // w
     cfg = ConfigStruct(
         f"cfg_{ident}",
-        f"Clamp {comment_text(layer.name)}: [{layer.lo}, {layer.hi}], {w} per word",
+        f"Clamp {label(layer.name)}: [{layer.lo}, {layer.hi}], {w} per word",
         [
             ("in_t", ctx.type_name(layer.inputs[0])),
             ("out_t", ctx.type_name(layer.output)),
@@ -235,7 +236,7 @@ def add_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> B
     words = y.size // w
     cfg = ConfigStruct(
         f"cfg_{ident}",
-        f"Add {comment_text(layer.name)}: (a << {s0}) + (b << {s1}), {w} per word",
+        f"Add {label(layer.name)}: (a << {s0}) + (b << {s1}), {w} per word",
         [
             ("a_t", ctx.type_name(layer.inputs[0])),
             ("b_t", ctx.type_name(layer.inputs[1])),
@@ -264,7 +265,7 @@ def pool_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> 
     (c, h, w), (_, oh, ow) = x.shape, y.shape
     beat = proc.in_widths[0]
     types = [("in_t", ctx.type_name(layer.inputs[0])), ("out_t", ctx.type_name(layer.output))]
-    comment = f"{layer.op} {comment_text(layer.name)}: {layer.kernel[0]}x{layer.kernel[1]}/" \
+    comment = f"{layer.op} {label(layer.name)}: {layer.kernel[0]}x{layer.kernel[1]}/" \
               f"{layer.strides[0]}x{layer.strides[1]}, pads {list(pads)}, {beat} per word"
     if unit.global_pool and isinstance(layer, ir.SumPool):  # accumulators, no line buffer
         cfg = ConfigStruct(f"cfg_{ident}", comment + " (global)", [*types, ("acc_t", ctx.type_name(layer.output))],
@@ -293,7 +294,7 @@ def adapter_code(proc: Process, ctx: LayerContext) -> ProcessCode:
     """clone2, regroup, to_vec, from_vec: template arguments only, no config struct."""
     t = ctx.tensor(proc.tensor)
     ctype = ctx.type_name(proc.tensor)
-    what = comment_text(proc.tensor)
+    what = label(proc.tensor)
     if proc.kind == "clone":
         w = proc.in_widths[0]
         return ProcessCode([Call(f"nbq::clone2<{ctx.word_type(proc.tensor, w)}, {t.size // w}>",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nbq import ir
+from nbq.backends.escape import label
 from nbq.backends.hls.cxx import hex_words, int_list, table_type
 from nbq.backends.hls.layers import (
     Built,
@@ -26,7 +27,6 @@ from nbq.backends.hls.layers import (
 )
 from nbq.backends.hls.streams import DEFAULT_DEPTH, Process, Stream, has_window
 from nbq.backends.hls.window import Geometry, banks
-from nbq.backends.names import comment_text
 from nbq.errors import InternalError
 from nbq.plan.records import Engine, EngineKind, LayerPlan
 
@@ -70,7 +70,7 @@ def _engine_array(unit: LayerPlan, ident: str, ctx: LayerContext, nf_group: int,
     ]  # fmt: skip
     cfg = ConfigStruct(
         f"cfg_{ident}",
-        f"{layer.op} {comment_text(layer.name)}: {engine.kind} array {fold.pe}x{fold.simd}"
+        f"{layer.op} {label(layer.name)}: {engine.kind} array {fold.pe}x{fold.simd}"
         f"{' (complex)' if fold.complex else ''}, NF {fold.nf} x SF {fold.sf}, {format_label(layer.weights)}",
         [("in_t", ctx.type_name(layer.inputs[0])), ("out_t", out_type), ("acc_t", _acc_type(unit)),
          ("bias_t", bias_type), ("engine", engine_typedef(engine))],
@@ -103,7 +103,7 @@ def _window(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> tu
               "PAD_VALUE": 0}  # fmt: skip
     cfg = ConfigStruct(
         f"cfg_{ident}_win",
-        f"Conv {comment_text(layer.name)}: {kh}x{kw} window, stride {list(layer.strides)}, dilation "
+        f"Conv {label(layer.name)}: {kh}x{kw} window, stride {list(layer.strides)}, dilation "
         f"{list(layer.dilations)}, pads {list(layer.pads)}: {emit} words of {chunk} per window",
         [("in_t", ctx.type_name(layer.inputs[0]))],
         [int_const(name, v) for name, v in consts.items()] + storage_const(unit),

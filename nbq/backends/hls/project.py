@@ -10,6 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from nbq import ir
+from nbq.backends.escape import (
+    cfg_value,
+    check_no_raw_strings,
+    comment_text,
+    label,
+    markdown_text,
+    tcl_word,
+    user_strings,
+)
 from nbq.backends.hls.bindata import batch_bytes
 from nbq.backends.hls.cxx import ap_type
 from nbq.backends.hls.flow import Names, bus_format, flow_context, flow_files, manifest_entries
@@ -18,7 +27,7 @@ from nbq.backends.hls.outputs import build_outputs, check_project_target
 from nbq.backends.hls.printers import process_code
 from nbq.backends.hls.streams import wire
 from nbq.backends.hls.testbench import dat_text, golden_pair
-from nbq.backends.names import c_identifier, comment_text
+from nbq.backends.names import c_identifier
 from nbq.backends.outdir import replace_folder
 from nbq.backends.render import render
 from nbq.errors import NbqError
@@ -117,7 +126,7 @@ def core_code(plan: HardwarePlan, top_name: str = "nbq_top") -> str:
     core = build_core(plan)
     graph = plan.graph
     x, y = (core.ctx.tensor(name) for name in (*graph.inputs, *graph.outputs))
-    common = {"bare": True, "top": top_name, "graph_name": comment_text(graph.name or "graph"),
+    common = {"bare": True, "top": top_name, "graph_name": label(graph.name or "graph"),
               "in_size": x.size, "out_size": y.size, "flow": "", "input_type": core.input_type,
               "output_type": core.output_type}  # fmt: skip
     parts = [render("hls", "parameters.h.j2", tensor_types=core.tensor_types, configs=core.configs, **common)]
@@ -163,10 +172,13 @@ def project_files(
         "bare": False,
         "top": top_name,
         "wrapper": wrapper,
-        "board": board.name,
-        "part": board.part,
+        # board fields were checked by nbq.board_schema; each still goes through its file's escaper
+        "board": comment_text(board.name),
+        "part": comment_text(board.part),
+        "part_tcl": tcl_word(board.part),
+        "part_cfg": cfg_value(board.part),
         "flow": board.flow,
-        "graph_name": comment_text(graph.name or "graph"),
+        "graph_name": label(graph.name or "graph"),
         "clock_mhz": _number(board.clock_mhz),
         "clock_period": f"{board.clock_period_ns:.3f}",
         "project_name": f"{top_name}_prj",
@@ -185,7 +197,7 @@ def project_files(
         "ii_cycles": plan.ii_cycles,
         "fps": _number(round(plan.frames_per_s, 1)),
         "fps_text": f"{plan.frames_per_s:,.0f}",
-        "slowest": comment_text(perf["slowest"]),
+        "slowest": markdown_text(label(perf["slowest"])),
         **flow_context(board, names, bus),
     }
     files: dict[str, str | bytes] = {}
@@ -231,7 +243,7 @@ def project_files(
         "README.md.j2",
         n_layers=len(layer_infos),
         n_weights=sum(info.get("weights", 0) for info in layer_infos),
-        layers=layer_infos,
+        layers=[{**info, "name": markdown_text(label(info["name"]))} for info in layer_infos],
         **common,
     )
     manifest = {
@@ -262,6 +274,7 @@ def project_files(
     files.update(extra_files or {})
     manifest["files"] = sorted([*files, MANIFEST])
     files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    check_no_raw_strings(files, user_strings(graph, board))
     return files
 
 
@@ -274,7 +287,7 @@ def _tensor_type(ctx: LayerContext, name: str) -> dict:
     return {
         "name": ctx.type_name(name),
         "ctype": ap_type(t.lo, t.hi),
-        "comment": f"{comment_text(name)}: [{t.lo}, {t.hi}], shape {tuple(t.shape)}",
+        "comment": f"{label(name)}: [{t.lo}, {t.hi}], shape {tuple(t.shape)}",
     }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nbq import ir
+from nbq.backends.escape import label
 from nbq.backends.rtl import memfiles
 from nbq.backends.rtl.mvau import ENGINE_PARAM
 from nbq.backends.rtl.netlist import Netlist, Stream
@@ -43,7 +44,7 @@ class Builder:
         self.net.stage("nbq_pad", f"{layer.name}_pad", src, dst,
                        {"H": h, "W": w, "ELEMS": src.elems, "E_BITS": src.bits, "PAD_T": pt, "PAD_L": pl,
                         "PAD_B": pb, "PAD_R": pr, "PAD_VALUE": int(fill) & ((1 << src.bits) - 1)},
-                       f"{layer.op} {layer.name}: pad {list(pads)} with {fill}")
+                       f"{layer.op} {label(layer.name)}: pad {list(pads)} with {fill}")
         return dst
 
     def window(self, layer: ir.Layer, src: Stream, kernel, strides, dilations, out_hw) -> Stream:
@@ -56,7 +57,7 @@ class Builder:
         self.net.stage("nbq_window", f"{layer.name}_win", src, dst,
                        {"H": h, "W": w, "ELEMS": c, "E_BITS": src.bits, "KH": kh, "KW": kw, "SH": sh, "SW": sw,
                         "DH": dh, "DW": dw},
-                       f"{layer.op} {layer.name}: {kh}x{kw} window, stride {sh}x{sw}, dilation {dh}x{dw}")
+                       f"{layer.op} {label(layer.name)}: {kh}x{kw} window, stride {sh}x{sw}, dilation {dh}x{dw}")
         return dst
 
     # ------------------------------------------------------------ Conv / Dense
@@ -105,7 +106,7 @@ class Builder:
                        {"ENGINE": ENGINE_PARAM[engine.kind], "TAPS": taps, "CH": ch, "GROUPS": groups,
                         "X_BITS": src.bits, "X_SIGNED": src.signed, "W_BITS": engine.code_bits, "PE": pe,
                         "SIMD": simd, "NF": nf, "SF": sf, "ACC_BITS": acc_bits, "W_FILE": w_file},
-                       f"{layer.op} {layer.name}: {engine.kind} engine, PE {pe} x SIMD {simd}, "
+                       f"{layer.op} {label(layer.name)}: {engine.kind} engine, PE {pe} x SIMD {simd}, "
                        f"NF {nf} x SF {sf}, {layer.weights.format_str.replace('±', '+-')} weights",
                        out_data="out_acc")
         chan = lane_channels(nf, pe, cplx, oc)
@@ -123,7 +124,7 @@ class Builder:
             b_file = self.net.mem(f"{ident}_b.mem", memfiles.bias_words(bias[chan], b_bits), lanes * b_bits)
             self.net.stage("nbq_bias", f"{layer.name}_bias", acc_s, lane_s,
                            {"LANES": lanes, "NF": nf, "IN_BITS": acc_bits, "B_BITS": b_bits, "OUT_BITS": y.bits,
-                            "B_FILE": b_file}, f"{layer.op} {layer.name}: bias")
+                            "B_FILE": b_file}, f"{layer.op} {label(layer.name)}: bias")
             name, final = layer.name, y
         self.layers.append({
             "name": layer.name, "op": layer.op, "engine": str(engine.kind), "pe": pe, "simd": simd, "nf": nf,
@@ -138,7 +139,7 @@ class Builder:
         out = self.net.stream(f"{name}_out", oc, final.bits, final.signed, pixels, out_layout, out_pixels)
         self.net.stage("nbq_collect", f"{name}_collect", lane_s, out,
                        {"LANES": lanes, "E_BITS": final.bits, "N": nf, "SPLIT": 2 if cplx else 1},
-                       f"{layer.op} {layer.name}: {nf} neuron folds -> one beat")
+                       f"{layer.op} {label(layer.name)}: {nf} neuron folds -> one beat")
         return out
 
     # ------------------------------------------------------------ thresholds
@@ -155,7 +156,7 @@ class Builder:
                        {"LANES": chan.shape[1], "NF": nf, "IN_BITS": src.bits, "IN_SIGNED": src.signed, "L": levels,
                         "T_BITS": t_bits, "OUT_BITS": dst.bits, "OUT_LO": table.out_lo, "STEP": table.step,
                         "T_FILE": t_file},
-                       f"Threshold {thr.name}: {levels} levels, out = {table.out_lo} + {table.step} * crossed")
+                       f"Threshold {label(thr.name)}: {levels} levels, out = {table.out_lo} + {table.step} * crossed")
 
     def threshold(self, p: LayerPlan, src: Stream) -> Stream:
         layer = p.layer
@@ -178,7 +179,7 @@ class Builder:
                        {"ELEMS": src.elems, "IN_BITS": src.bits, "IN_SIGNED": src.signed, "OUT_BITS": y.bits,
                         "HAS_LO": lo is not None, "LO": lo if lo is not None else 0, "HAS_HI": hi is not None,
                         "HI": hi if hi is not None else 0},
-                       f"Clamp {layer.name}: [{layer.lo}, {layer.hi}]")
+                       f"Clamp {label(layer.name)}: [{layer.lo}, {layer.hi}]")
         return dst
 
     def pool(self, p: LayerPlan, src: Stream) -> Stream:
@@ -194,7 +195,7 @@ class Builder:
             dst = self.net.stream(f"{layer.name}_out", c, y.bits, y.signed, 1, (c, 1, 1), True)
             self.net.stage("nbq_global_pool", f"{layer.name}_gpool", src, dst,
                            {"ELEMS": c, "N": h * w, "IN_BITS": src.bits, "IN_SIGNED": src.signed,
-                            "OUT_BITS": y.bits, "MODE": mode}, f"{layer.op} {layer.name}: over the whole map")
+                            "OUT_BITS": y.bits, "MODE": mode}, f"{layer.op} {label(layer.name)}: over the whole map")
             return dst
         s = self.pad(layer, src, pads, p.fill)
         s = self.window(layer, s, layer.kernel, layer.strides, (1, 1), (oh, ow))
@@ -202,7 +203,8 @@ class Builder:
         taps = layer.kernel[0] * layer.kernel[1]
         self.net.stage("nbq_pool", f"{layer.name}_pool", s, dst,
                        {"ELEMS": c, "TAPS": taps, "IN_BITS": src.bits, "IN_SIGNED": src.signed, "OUT_BITS": y.bits,
-                        "MODE": mode}, f"{layer.op} {layer.name}: {'max' if mode == 0 else 'sum'} of {taps} taps")
+                        "MODE": mode},
+                       f"{layer.op} {label(layer.name)}: {'max' if mode == 0 else 'sum'} of {taps} taps")
         return dst
 
     def gather(self, layer: ir.Layer, src: Stream) -> Stream:
@@ -210,7 +212,7 @@ class Builder:
         dst = self.net.stream(f"{layer.name}_vec", src.elems * src.beats, src.bits, src.signed, 1, src.layout, False)
         self.net.stage("nbq_collect", f"{layer.name}_gather", src, dst,
                        {"LANES": src.elems, "E_BITS": src.bits, "N": src.beats, "SPLIT": 1},
-                       f"{layer.op} {layer.name}: {src.beats} pixels -> one vector")
+                       f"{layer.op} {label(layer.name)}: {src.beats} pixels -> one vector")
         return dst
 
     def flatten(self, layer: ir.Flatten, src: Stream) -> Stream:
@@ -234,7 +236,7 @@ class Builder:
                       ("b_valid", f"{b.name}_valid"), ("b_ready", f"{b.name}_ready"), ("b_data", f"{b.name}_data"),
                       ("out_valid", f"{dst.name}_valid"), ("out_ready", f"{dst.name}_ready"),
                       ("out_data", f"{dst.name}_data")],
-                     f"Add {layer.name}: (a << {sa}) + (b << {sb})")
+                     f"Add {label(layer.name)}: (a << {sa}) + (b << {sb})")
         return dst
 
 

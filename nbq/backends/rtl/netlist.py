@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nbq.backends.escape import sv_string
 from nbq.backends.names import NameTable
 
 Layout = tuple[int, int, int] | None  # the (C, H, W) a stream's values come from; None: plain vector
@@ -91,7 +92,7 @@ class Netlist:
 def literal(value: object) -> str:
     """A SystemVerilog literal for a parameter value (strings of the form {...} pass through)."""
     if isinstance(value, str):
-        return value if value.startswith("{") else f'"{value}"'
+        return value if value.startswith("{") else sv_string(value)
     if isinstance(value, bool | np.bool_):
         return "1'b1" if value else "1'b0"
     v = int(value)

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from nbq import ir
+from nbq.backends.escape import check_no_raw_strings, comment_text, label, user_strings
 from nbq.backends.hls.outputs import RTL_SIM_DIRS, rtl_owned
-from nbq.backends.names import c_identifier, comment_text
+from nbq.backends.names import c_identifier
 from nbq.backends.outdir import Owned, check_replaceable, replace_folder
 from nbq.backends.render import render
 from nbq.backends.rtl import memfiles
@@ -77,7 +78,7 @@ def build_network(plan: HardwarePlan) -> tuple[Builder, Stream, Stream]:
                    ("out_valid", "{" + ", ".join(f"{o.name}_valid" for o in reversed(outs)) + "}"),
                    ("out_ready", "{" + ", ".join(f"{o.name}_ready" for o in reversed(outs)) + "}"),
                    ("out_data", "{" + ", ".join(f"{o.name}_data" for o in reversed(outs)) + "}")],
-                  f"{comment_text(name)} feeds {n} consumers")
+                  f"{label(name)} feeds {n} consumers")
         ready[name] = [b.net.fifo(o.name[2:], o, plan.fifo_depth[name]) for o in outs]
 
     x = b.tensor(graph.inputs[0])
@@ -164,6 +165,7 @@ def project_files(plan: HardwarePlan, golden_inputs: np.ndarray | None,
     manifest["nbq_rtl"] = MANIFEST_VERSION
     manifest["files"] = sorted([*files, MANIFEST])
     files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    check_no_raw_strings(files, user_strings(graph, board))
     return files
 
 
@@ -178,11 +180,12 @@ def _render_top(graph: ir.Graph, board: Board, b: Builder, s_in: Stream, s_out: 
     streams = [{"name": s.name, "msb": s.width - 1,
                 "comment": f"{s.elems} x {'int' if s.signed else 'uint'}{s.bits}, {s.beats} beats/image"}
                for s in b.net.streams]
-    layers = [{**la, "name_c": comment_text(la["name"])} for la in b.layers]
+    layers = [{**la, "name_c": label(la["name"])} for la in b.layers]
     instances = [{"module": i.module, "name": i.name, "params": i.params, "ports": i.ports,
                   "comment": comment_text(i.comment)} for i in b.net.instances]
     return render(
-        "rtl", "top.sv.j2", top=top, graph_name=comment_text(graph.name), board=board.name, part=board.part,
+        "rtl", "top.sv.j2", top=top, graph_name=label(graph.name), board=comment_text(board.name),
+        part=comment_text(board.part),
         in_desc=_describe(s_in), out_desc=_describe(s_out), in_lane=lane_bits(s_in.bits),
         out_lane=lane_bits(s_out.bits), in_msb=s_in.elems * lane_bits(s_in.bits) - 1,
         out_msb=s_out.elems * lane_bits(s_out.bits) - 1, streams=streams, instances=instances, layers=layers,
