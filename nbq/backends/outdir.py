@@ -112,7 +112,8 @@ def check_output_path(out_dir: str | Path, model: str | Path | None = None) -> P
     except OSError:
         pass  # the current folder was deleted: nothing to protect there
     if model is not None:
-        guarded.append((Path(os.path.realpath(model)), f"the model {model}"))
+        model_name = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(model))  # stays one line
+        guarded.append((Path(os.path.realpath(model)), f"the model {model_name}"))
     for path, name in guarded:
         if _inside(path, real):
             raise NbqError(f"{what} is or holds {name}; choose a folder of its own for the project")
