@@ -182,10 +182,11 @@ def estimate(graph: ir.Graph, images: int) -> MemoryEstimate:
     return MemoryEstimate(kept, peaks)
 
 
-def check_graph(graph: ir.Graph, limit: int | None, images: int) -> MemoryEstimate:
-    """Refuse (NbqError) when compiling `graph` with `images` golden images would pass the memory limit."""
+def check_graph(graph: ir.Graph, limit: int | None, images: int | None) -> MemoryEstimate:
+    """Refuse (NbqError) when compiling `graph` with `images` golden images (None: the default adversarial
+    set) would pass the memory limit (None: `default_limit()`)."""
     limit = resolve_limit(limit)
-    est = estimate(graph, images)
+    est = estimate(graph, default_images(graph) if images is None else images)
     if est.total > limit:
         big = est.largest
         raise NbqError(f"{graph.source}: compiling needs about {format_bytes(est.total)} ({big.what}); the limit is "

@@ -76,14 +76,14 @@ def int_list(fail: Fail, attrs: dict, name: str, default: tuple[int, ...], lengt
         raise fail(f"attribute '{name}' must have {length} entries for a 2-D window, got {list(values)}")
     for v in values:
         if not lo <= v <= hi:
-            raise fail(f"attribute '{name}' = {list(values)}: {v} is outside {lo}..{hi}")
+            raise fail(f"attribute '{name}' = {list(values)}: {v} is outside {lo}..{hi}; give values in that range")
     return values
 
 
 def int_attr(fail: Fail, attrs: dict, name: str, default: int, lo: int, hi: int) -> int:
     raw = attrs.get(name, default)
     if not isinstance(raw, int | np.integer) or not lo <= int(raw) <= hi:
-        raise fail(f"attribute '{name}' = {raw!r} must be an integer in {lo}..{hi}")
+        raise fail(f"attribute '{name}' = {raw!r} must be an integer in {lo}..{hi}; fix the attribute")
     return int(raw)
 
 

@@ -22,6 +22,8 @@ from nbq.frontend.loading import load_onnx
 from nbq.frontend.values import Const, FloatIn, IntVal, Pending, Quantized, Value
 from nbq.frontend.weights import classify_weights, describe_non_exact
 
+_FLOAT_NAMES = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64 (double)", TensorProto.FLOAT16: "float16"}
+
 # QuantizeLinear output element types -> integer range
 _QRANGE = {
     onnx.TensorProto.UINT8: (0, 255),
@@ -99,10 +101,9 @@ class _Importer:
         graph, so nbq does too rather than compile what the reference cannot run."""
         value = self.const(name, what)
         etype = self.elem_types.get(name)
-        if etype in (TensorProto.DOUBLE, TensorProto.FLOAT, TensorProto.FLOAT16) and etype != self.float_type:
-            raise self.fail(f"{what} '{name}' is {TensorProto.DataType.Name(etype).lower()} ('double' = float64) "
-                            f"in a {TensorProto.DataType.Name(self.float_type).lower()} graph; ONNX Runtime "
-                            "rejects the mixed types: export it as the input's type")
+        if etype in _FLOAT_NAMES and etype != self.float_type:
+            raise self.fail(f"{what} '{name}' is {_FLOAT_NAMES[etype]} in a {_FLOAT_NAMES[self.float_type]} graph; "
+                            f"ONNX Runtime rejects the mixed types: export it as {_FLOAT_NAMES[self.float_type]}")
         if value.dtype.kind not in "fiub":
             raise self.fail(f"{what} '{name}' is not numeric ({value.dtype})")
         return value.astype(np.float64)
@@ -516,7 +517,8 @@ def _conv(imp: _Importer) -> None:
 def _window_output(imp: _Importer, hw, kernel, strides, pads, dilations=(1, 1)) -> tuple[int, int]:
     oh, ow = ir.conv_output_hw(hw, kernel, strides, pads, dilations)
     if oh < 1 or ow < 1:
-        raise imp.fail(f"a {kernel} window does not fit the {hw[0]}x{hw[1]} input (pads {pads})")
+        raise imp.fail(f"a {kernel} window does not fit the {hw[0]}x{hw[1]} input (pads {pads}); use a smaller "
+                       "kernel or pad the input")
     if oh > checks.MAX_DIM or ow > checks.MAX_DIM:
         raise imp.fail(f"the output would be {oh}x{ow} (pads {pads}); nbq compiles sizes up to {checks.MAX_DIM:,}")
     return oh, ow
