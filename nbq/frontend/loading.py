@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 import onnx
@@ -60,9 +61,20 @@ def load_onnx(path: str | Path, max_memory: int | None = None) -> onnx.ModelProt
     except MemoryError:
         raise _out_of_memory(path) from None
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NbqError(f"{path}: invalid ONNX model: {first}") from None
+        raise NbqError(f"{path}: invalid ONNX model: {_checker_message(exc)}") from None
     return model
+
+
+def _checker_message(exc: Exception) -> str:
+    """The checker's first line, with the node it names in its context line (the message is multi-line)."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    first = text.splitlines()[0].rstrip(".")
+    m = re.search(r"Name: (\S*) OpType: (\S+)", text)
+    if m:
+        return f"node '{m.group(1)}' ({m.group(2)}): {first}; fix the model"
+    return first
 
 
 def _out_of_memory(path: Path) -> NbqError:

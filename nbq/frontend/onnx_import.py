@@ -96,12 +96,12 @@ class _Importer:
             raise self.fail(f"{what} '{name}' must be a constant (initializer)")
         return value.value
 
-    def float_const(self, name: str, what: str) -> np.ndarray:
-        """A float constant (as float64) of the graph's float type: ONNX Runtime refuses float64 in a float32
-        graph, so nbq does too rather than compile what the reference cannot run."""
+    def float_const(self, name: str, what: str, graph_type: bool = False) -> np.ndarray:
+        """A numeric constant as float64.  graph_type: it must have the graph's float type (Q/DQ scales:
+        ONNX Runtime refuses a float64 scale in a float32 graph, so nbq does too)."""
         value = self.const(name, what)
         etype = self.elem_types.get(name)
-        if etype in _FLOAT_NAMES and etype != self.float_type:
+        if graph_type and etype in _FLOAT_NAMES and etype != self.float_type:
             raise self.fail(f"{what} '{name}' is {_FLOAT_NAMES[etype]} in a {_FLOAT_NAMES[self.float_type]} graph; "
                             f"ONNX Runtime rejects the mixed types: export it as {_FLOAT_NAMES[self.float_type]}")
         if value.dtype.kind not in "fiub":
@@ -267,7 +267,7 @@ def _scalar_param(imp: _Importer, index: int, what: str, default=None) -> np.nda
 def _qparams(imp: _Importer, op: str) -> tuple[np.ndarray, np.ndarray, str | None]:
     """(scale, zero point as int64, zero point's name) of a QuantizeLinear/DequantizeLinear, checked."""
     s_name = imp.node.input[1]
-    scale = checks.scale(imp.fail, imp.float_const(s_name, f"{op} scale"), f"{op} scale '{s_name}'")
+    scale = checks.scale(imp.fail, imp.float_const(s_name, f"{op} scale", graph_type=True), f"{op} scale '{s_name}'")
     if np.any(scale < checks.MIN_SCALE) or np.any(scale > checks.MAX_SCALE):
         raise imp.fail(f"{op} scale '{s_name}' = {scale.reshape(-1)[0]:g} is outside 2^-100..2^100; "
                        "check the exported scale")

@@ -340,3 +340,109 @@ def test_unknown_op(sandbox):
 @pytest.mark.parametrize("field", ["strides", "pads", "dilations", "kernel_shape"])
 def test_window_attribute_of_the_wrong_length(sandbox, field):
     _compile(sandbox, _save(sandbox, _cnn(conv_attrs={field: [1, 1, 1]})), "conv1", field)
+
+
+# ------------------------------------------------------------- more fields
+
+
+def test_negative_batchnorm_epsilon(sandbox):
+    m = _cnn()
+    _node(m, "bn1").attribute.append(helper.make_attribute("epsilon", -1.0))
+    _compile(sandbox, _save(sandbox, m), "bn1", "epsilon")
+
+
+def test_zero_variance_and_epsilon(sandbox):
+    m = _cnn(bn={"v": np.zeros(4, np.float32)})
+    _node(m, "bn1").attribute.append(helper.make_attribute("epsilon", 0.0))
+    _compile(sandbox, _save(sandbox, m), "bn1", "bn_v", "division by zero")
+
+
+def test_gemm_bias_of_the_wrong_length(sandbox):
+    m = _cnn()
+    m.graph.initializer.append(numpy_helper.from_array(np.zeros(5, np.float32), "fc_b"))
+    _node(m, "fc").input.append("fc_b")
+    _compile(sandbox, _save(sandbox, m), "fc", "fc_b", "(5,)")
+
+
+def test_float_zero_point(sandbox):
+    _compile(sandbox, _save(sandbox, _cnn(act_zp=np.float32(0))), "q_act", "act_z", "integer")
+
+
+def test_nan_clip_bound(sandbox):
+    m = _cnn()
+    relu = _node(m, "relu1")
+    relu.op_type = "Clip"
+    relu.input.extend(["clip_lo", "clip_hi"])
+    m.graph.initializer.extend([numpy_helper.from_array(np.float32(0), "clip_lo"),
+                                numpy_helper.from_array(np.float32(np.nan), "clip_hi")])
+    _compile(sandbox, _save(sandbox, m), "relu1", "clip_hi", "nan")
+
+
+def test_group_larger_than_the_channels(sandbox):
+    _compile(sandbox, _save(sandbox, _cnn(conv_attrs={"group": 1 << 40})), "conv1", "group")
+
+
+def test_unknown_auto_pad(sandbox):
+    _compile(sandbox, _save(sandbox, _cnn(conv_attrs={"auto_pad": "SIDEWAYS", "pads": None})), "conv1",
+             "auto_pad", "SIDEWAYS")
+
+
+def test_maxpool_without_a_kernel(sandbox):
+    m = _cnn()
+    gap = _node(m, "gap")
+    gap.op_type = "MaxPool"
+    _compile(sandbox, _save(sandbox, m), "gap", "kernel_shape")
+
+
+def test_input_dimension_zero(sandbox):
+    _compile(sandbox, _save(sandbox, _cnn(in_hw=(0, 6))), "input", "dimension 0")
+
+
+def test_external_data_symlink_out_of_the_folder(sandbox):
+    (sandbox.root / "secret.bin").write_bytes(b"\0" * 48)
+    (sandbox.work / "weights.bin").symlink_to(sandbox.root / "secret.bin")
+    _compile(sandbox, _external(sandbox, "weights.bin"), "fc_w", "outside")
+
+
+def test_external_data_offset_not_a_number(sandbox):
+    (sandbox.work / "weights.bin").write_bytes(b"\0" * 48)
+    m = _external(sandbox, "weights.bin")
+    model = onnx.load(str(sandbox.work / m), load_external_data=False)
+    entry = _init(model, "fc_w").external_data.add()
+    entry.key, entry.value = "offset", "-1e9"
+    _compile(sandbox, _save(sandbox, model), "fc_w", "offset", "-1e9")
+
+
+# ------------------------------------------------ the other commands guard too
+
+
+def _bomb(sandbox) -> str:
+    return _save(sandbox, _cnn(channels=1024, act_type=TensorProto.UINT16, kernel=1, hw=2,
+                               conv_attrs={"pads": [0, 0, 0, 0]}))
+
+
+def test_estimate_refuses_the_threshold_bomb(sandbox):
+    model = _bomb(sandbox)
+    sandbox.snapshot()
+    out = sandbox.nbq("estimate", model, "--max-memory", "2G")
+    assert_bad_input(out, model, "67,107,840 threshold entries", "2.0 GiB")
+    assert sandbox.changed() == []
+
+
+def test_run_refuses_the_threshold_bomb(sandbox):
+    model = _bomb(sandbox)
+    np.save(sandbox.work / "x.npy", np.zeros((1, 1, 2, 2), np.float32))
+    sandbox.snapshot()
+    out = sandbox.nbq("run", model, "--input", "x.npy")
+    assert_bad_input(out, model, "67,107,840 threshold entries", "--max-memory")
+    assert sandbox.changed() == []
+
+
+def test_a_raised_limit_lets_a_big_but_sane_model_through(sandbox):
+    """The guard refuses by the estimate only: 64 channels x uint16 needs ~0.6 GiB and compiles under 2 GiB."""
+    m = _cnn(channels=16, act_type=TensorProto.UINT16, kernel=1, hw=2, conv_attrs={"pads": [0, 0, 0, 0]})
+    model = _save(sandbox, m)
+    refused = sandbox.nbq("estimate", model, "--max-memory", "50M")
+    assert_bad_input(refused, model, "1,048,560 threshold entries", "50.0 MiB")
+    out = sandbox.nbq("estimate", model, "--max-memory", "1G")
+    assert out.code == 0, out.describe()
