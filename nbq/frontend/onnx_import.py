@@ -289,7 +289,8 @@ def _axis_view(imp: _Importer, v: np.ndarray, ndim: int, length_of, what: str) -
         return v.reshape(())
     axis = checks.int_attr(imp.fail, imp.attrs(), "axis", 1, -ndim, ndim - 1) % ndim
     if v.ndim != 1 or v.size != length_of(axis):
-        raise imp.fail(f"per-axis {what} of shape {v.shape} does not match axis {axis} ({length_of(axis)} values)")
+        raise imp.fail(f"per-axis {what} of shape {v.shape} does not match axis {axis} ({length_of(axis)} values); "
+                       "give one value per slice of that axis")
     shape = [1] * ndim
     shape[axis] = -1
     return v.reshape(shape)
@@ -303,8 +304,8 @@ def _quantize_linear(imp: _Importer) -> None:
     qmin, qmax = _QRANGE[out_type]
     if isinstance(x, Const):  # constant folding (quantized weights)
         w = np.asarray(x.value, dtype=np.float64)
-        s = _axis_view(imp, scale, w.ndim, lambda a: w.shape[a], "QuantizeLinear scale")
-        z = _axis_view(imp, zp, w.ndim, lambda a: w.shape[a], "QuantizeLinear zero point")
+        s = _axis_view(imp, scale, w.ndim, lambda a: w.shape[a], f"QuantizeLinear scale '{node.input[1]}'")
+        z = _axis_view(imp, zp, w.ndim, lambda a: w.shape[a], f"QuantizeLinear zero point '{zp_name}'")
         w = checks.bounded_steps(imp.fail, w, float(scale.min()), f"constant '{node.input[0]}'")
         q = np.clip(np.rint(w / s) + z, qmin, qmax)
         imp.values[node.output[0]] = Const(q.astype(np.int64))
@@ -349,13 +350,13 @@ def _level(bound: float, scale: float, qmin: int, qmax: int) -> int:
 def _dequantize_linear(imp: _Importer) -> None:
     node = imp.node
     q = imp.get(node.input[0])
-    scale, zp, _ = _qparams(imp, "DequantizeLinear")
+    scale, zp, zp_name = _qparams(imp, "DequantizeLinear")
     if isinstance(q, Const):
         if q.value.dtype.kind not in "iu":
             raise imp.fail(f"DequantizeLinear input '{node.input[0]}' must be an integer tensor, got {q.value.dtype}")
         ints = q.value.astype(np.int64)
-        s = _axis_view(imp, scale, ints.ndim, lambda a: ints.shape[a], "DequantizeLinear scale")
-        z = _axis_view(imp, zp, ints.ndim, lambda a: ints.shape[a], "DequantizeLinear zero point")
+        s = _axis_view(imp, scale, ints.ndim, lambda a: ints.shape[a], f"DequantizeLinear scale '{node.input[1]}'")
+        z = _axis_view(imp, zp, ints.ndim, lambda a: ints.shape[a], f"DequantizeLinear zero point '{zp_name}'")
         imp.values[node.output[0]] = Const((ints - z) * s)
         return
     if not isinstance(q, Quantized):

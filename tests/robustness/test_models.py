@@ -446,3 +446,23 @@ def test_a_raised_limit_lets_a_big_but_sane_model_through(sandbox):
     assert_bad_input(refused, model, "1,048,560 threshold entries", "50.0 MiB")
     out = sandbox.nbq("estimate", model, "--max-memory", "1G")
     assert out.code == 0, out.describe()
+
+
+def test_concat_of_convs_with_a_mismatched_per_axis_scale(sandbox):
+    """The complex-conv fusion looks at Concat(Conv, Conv) weights first: a broken DequantizeLinear there
+    must reach the importer's named error, not a numpy reshape error."""
+    m = _cnn(channels=4)
+    conv = _node(m, "conv1")
+    m.graph.initializer.extend([
+        numpy_helper.from_array(np.ones((2, 1, 3, 3), np.int8), "wq"),
+        numpy_helper.from_array(np.full(5, 0.5, np.float32), "wq_s"),
+    ])
+    dq = helper.make_node("DequantizeLinear", ["wq", "wq_s"], ["w2"], name="dq_w", axis=0)
+    conv_a = helper.make_node("Conv", ["dq0", "w2"], ["ca"], name="conv_a", kernel_shape=[3, 3], pads=[1] * 4)
+    conv_b = helper.make_node("Conv", ["dq0", "w2"], ["cb"], name="conv_b", kernel_shape=[3, 3], pads=[1] * 4)
+    cat = helper.make_node("Concat", ["ca", "cb"], ["c1"], name="cat", axis=1)
+    nodes = list(m.graph.node)
+    i = nodes.index(conv)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes[:i] + [dq, conv_a, conv_b, cat] + nodes[i + 1:])
+    _compile(sandbox, _save(sandbox, m), "dq_w", "wq_s", "(5,)")
