@@ -423,6 +423,8 @@ def _clip_bound(imp: _Importer, index: int, attr: str, default: float) -> float:
 
 def _clip(imp: _Importer) -> None:
     lo, hi = _clip_bound(imp, 1, "min", -np.inf), _clip_bound(imp, 2, "max", np.inf)
+    if lo > hi:  # ONNX then outputs max everywhere: a constant, surely an export mistake
+        raise imp.fail(f"Clip min {lo:g} is above its max {hi:g}; swap them")
     x = imp.get(imp.node.input[0])
     if isinstance(x, FloatIn):
         imp.values[imp.node.output[0]] = FloatIn(x.name, x.shape, max(x.clip_lo, lo), min(x.clip_hi, hi))

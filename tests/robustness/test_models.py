@@ -466,3 +466,11 @@ def test_concat_of_convs_with_a_mismatched_per_axis_scale(sandbox):
     del m.graph.node[:]
     m.graph.node.extend(nodes[:i] + [dq, conv_a, conv_b, cat] + nodes[i + 1:])
     _compile(sandbox, _save(sandbox, m), "dq_w", "wq_s", "(5,)")
+
+
+def test_clip_min_above_max(sandbox):
+    m = onnx.load(str(EXAMPLE))
+    clip = next(n for n in m.graph.node if n.op_type == "Clip")
+    lo, hi = (_init(m, name) for name in clip.input[1:3])
+    _set_init(m, lo.name, np.float32(numpy_helper.to_array(hi)) + 1)
+    _compile(sandbox, _save(sandbox, m), clip.name, "above its max")
