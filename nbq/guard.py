@@ -25,10 +25,12 @@ from nbq.errors import NbqError
 DEFAULT_FRACTION = 0.5  # of MemTotal and of RLIMIT_AS: leave room for Python, numpy and the OS
 FALLBACK_LIMIT = 4 << 30  # when the platform tells neither
 
-# bytes per item, including temporaries (see the module docstring)
-THRESHOLD_BISECTION_BYTES = 96  # left/right/mid/probe/ok/new bounds + the float64 quantizer, per entry
-THRESHOLD_KEPT_BYTES = 48  # the table (int64) in two graph copies + its header / memory-file text
-WEIGHT_BYTES = 48  # float64 + ints + codes at import, packed words and ROM text
+# bytes per item, including temporaries (see the module docstring).  Calibrated on whole compiles (peak RSS):
+# 4 M and 17 M uint16 threshold entries ~70 B each; 4 M binary Dense weights ~180 B each, ResNet-18
+# (11.7 M po2 weights) 1.7 GB; a 1024x1024 input 1.5 GB.  The estimate comes out 1.0-1.4x of those.
+THRESHOLD_BISECTION_BYTES = 64  # left/right/mid/probe/ok/new bounds + the float64 quantizer, per entry
+THRESHOLD_KEPT_BYTES = 32  # the table (int64) in graph copies + its header / memory-file text
+WEIGHT_BYTES = 192  # float64 + ints + codes at import, ranges, packed words and ROM / header text
 ELEMENT_BYTES = 8  # int64 reference values
 GOLDEN_TEXT_BYTES = 12  # one golden value written as text
 LOAD_FACTOR = 3  # reading a model: the file bytes, the parsed protobuf, the numpy arrays
