@@ -58,3 +58,33 @@ def test_check_graph_refuses_with_the_largest_item(tmp_path):
     guard.check_graph(graph, need, images=4)  # exactly at the limit: fine
     with pytest.raises(NbqError, match=r"compiling needs about .* the limit is .* \(--max-memory\)"):
         guard.check_graph(graph, need - 1, images=4)
+
+
+def test_memory_error_while_reading_is_not_called_a_broken_model(tmp_path, monkeypatch):
+    from nbq.frontend import loading
+
+    path = tmp_path / "m.onnx"
+    onnx.save(random_cnn(1), str(path))
+
+    def out_of_memory(*_args, **_kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(loading.onnx, "load", out_of_memory)
+    with pytest.raises(NbqError, match="needs more memory than available") as info:
+        import_onnx(path)
+    assert "not an ONNX model" not in str(info.value)
+
+
+def test_memory_error_anywhere_is_exit_2_in_one_line(tmp_path, monkeypatch, capsys):
+    import nbq.compile
+    from nbq import cli
+
+    def out_of_memory(*_args, **_kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(nbq.compile, "compile_model", out_of_memory)
+    path = tmp_path / "m.onnx"
+    onnx.save(random_cnn(1), str(path))
+    code = cli.main(["compile", str(path), "-o", str(tmp_path / "proj"), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == cli.EXIT_ERROR and len(err) == 1 and err[0].startswith("nbq: error: out of memory")
