@@ -102,13 +102,20 @@ def check_opset(model: onnx.ModelProto, source: str) -> None:
 
 
 def _all_tensors(model: onnx.ModelProto) -> list[tuple[onnx.TensorProto, str]]:
-    """Initializers and Constant-node tensors of the main graph, with how to name them in a message."""
-    out = [(t, f"initializer '{t.name}'") for t in model.graph.initializer]
-    for node in model.graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.TENSOR:
-                out.append((attr.t, f"node '{node.name or node.output[0]}' ({node.op_type}) attribute "
-                                    f"'{attr.name}'"))
+    """Every tensor of the model with how to name it in a message: initializers and node attributes, in
+    subgraphs too (an If/Loop body may carry external data; nbq refuses those ops later, but reads first)."""
+    out: list[tuple[onnx.TensorProto, str]] = []
+    graphs = [model.graph]
+    while graphs:
+        g = graphs.pop()
+        out += [(t, f"initializer '{t.name}'") for t in g.initializer]
+        for node in g.node:
+            for attr in node.attribute:
+                label = f"node '{node.name or node.output[0]}' ({node.op_type}) attribute '{attr.name}'"
+                if attr.type == onnx.AttributeProto.TENSOR:
+                    out.append((attr.t, label))
+                out += [(t, label) for t in attr.tensors]
+                graphs += ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else []) + list(attr.graphs)
     return out
 
 

@@ -474,3 +474,20 @@ def test_clip_min_above_max(sandbox):
     lo, hi = (_init(m, name) for name in clip.input[1:3])
     _set_init(m, lo.name, np.float32(numpy_helper.to_array(hi)) + 1)
     _compile(sandbox, _save(sandbox, m), clip.name, "above its max")
+
+
+def test_external_data_hidden_in_a_subgraph(sandbox):
+    """An If branch's initializer pointing outside the folder is refused before anything is read."""
+    (sandbox.root / "secret.bin").write_bytes(b"\0" * 16)
+    m = _cnn()
+    t = numpy_helper.from_array(np.zeros(4, np.float32), "hidden")
+    t.ClearField("raw_data")
+    t.data_location = TensorProto.EXTERNAL
+    entry = t.external_data.add()
+    entry.key, entry.value = "location", "../secret.bin"
+    branch = helper.make_graph([helper.make_node("Identity", ["hidden"], ["b_out"])], "branch", [],
+                               [helper.make_tensor_value_info("b_out", TensorProto.FLOAT, [4])], [t])
+    m.graph.initializer.append(numpy_helper.from_array(np.array(True), "cond"))
+    m.graph.node.append(helper.make_node("If", ["cond"], ["unused"], name="sneaky", then_branch=branch,
+                                         else_branch=branch))
+    _compile(sandbox, _save(sandbox, m), "hidden", "outside")
