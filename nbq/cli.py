@@ -88,7 +88,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
         result = compile_model(args.model, board, args.output, test_inputs=test_inputs, csim=args.csim,
                                progress=step, engine=args.engine, rtl=args.rtl, cosim=args.cosim,
-                               fps=args.fps, budget=parse_budget(args.budget), folding=args.folding)
+                               fps=args.fps, budget=parse_budget(args.budget), folding=args.folding,
+                               max_memory=_max_memory(args))
     elapsed = time.perf_counter() - start
     if not args.quiet:
         console.print(_layer_table(result.graph, f"{Path(args.model).name} → {board.name}"))
@@ -130,7 +131,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from nbq.estimate.report import report_data
 
     board = load_board(args.board)
-    fit = design(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding)
+    fit = design(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding,
+                 max_memory=_max_memory(args))
     data = report_data(fit, Path(args.model).name)
     if args.json:
         print(json.dumps(data, indent=1, sort_keys=True))
@@ -278,7 +280,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from nbq.compare import compare_with_onnxruntime
 
     x = _load_npy(args.input)
-    report = compare_with_onnxruntime(args.model, x)
+    report = compare_with_onnxruntime(args.model, x, max_memory=_max_memory(args))
     console = _console()
     np.set_printoptions(linewidth=120, threshold=200)
     for name, values in report.outputs_int.items():
@@ -295,6 +297,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- main
 
 
+def _max_memory(args: argparse.Namespace) -> int | None:
+    from nbq.guard import parse_memory
+
+    return parse_memory(args.max_memory) if args.max_memory is not None else None
+
+
+def _add_memory_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-memory", metavar="SIZE",
+                   help="refuse models whose compile would need more memory, e.g. 8G or 512M "
+                        "[half the physical RAM, and of `ulimit -v` if set]")
+
+
 def _add_design_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, metavar="N",
                    help="the smallest design that reaches N frames/s [the fastest design within the budget]")
@@ -303,6 +317,7 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
                         "[the board YAML's: 70%% of LUTs, 80%% of DSP/BRAM/URAM]")
     p.add_argument("--folding", metavar="FILE.json",
                    help="per-layer PE / SIMD / ram_style (the folding.json every project holds, edited)")
+    _add_memory_option(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -377,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "graph in ONNX Runtime, reporting the largest deviation in quantization steps.")
     p.add_argument("model", help="the .onnx file")
     p.add_argument("--input", required=True, metavar="X.npy", help="float inputs, (N, ...) or one image")
+    _add_memory_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("boards", help="list the known boards", description="List boards/*.yaml.")
@@ -410,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     except ToolFailure as exc:  # a tool could not build what nbq generated: nbq's bug, not the design's
         print(f"nbq: error: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
+    except MemoryError:  # the guard's estimate (nbq.guard) passed, yet the machine ran out
+        print("nbq: error: out of memory: this model needs more memory than is available; free memory, or lower "
+              "--max-memory to have nbq refuse such models up front", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("nbq: interrupted", file=sys.stderr)
         return 130

@@ -31,10 +31,10 @@ def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str) -> list[n
     return session.run(None, {input_name: x.astype(np.float32)})
 
 
-def compare_with_onnxruntime(model: str | Path, x: np.ndarray) -> Comparison:
-    graph = lower(model)
-    shape = graph.tensors[graph.inputs[0]].shape
+def compare_with_onnxruntime(model: str | Path, x: np.ndarray, max_memory: int | None = None) -> Comparison:
     x = np.asarray(x, dtype=np.float64)
+    graph = lower(model, max_memory, images=max(x.shape[0], 1) if x.ndim else 1)
+    shape = graph.tensors[graph.inputs[0]].shape
     if x.shape == shape:
         x = x[None]
     if x.shape[1:] != shape:

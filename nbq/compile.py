@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nbq import ir, reference
+from nbq import guard, ir, reference
 from nbq.boards import Board
 from nbq.errors import NbqError
 from nbq.frontend.onnx_import import import_onnx
@@ -22,22 +22,33 @@ from nbq.plan.fit import Fit, fit_folding_file, fold_to_budget, folding_json
 Progress = Callable[[str], None]
 
 
-def lower(path: str | Path) -> ir.Graph:
+def lower(path: str | Path, max_memory: int | None = None, images: int = 0) -> ir.Graph:
     """ONNX file -> optimised IR (thresholds folded, ranges proven, layout assigned, thresholds fused) with the
-    folding pass's balanced default folding; `compile_model` folds to the board's budget instead."""
+    folding pass's balanced default folding; `compile_model` folds to the board's budget instead.
+
+    max_memory / images: refuse before the passes when they and `images` reference images need more
+    (nbq.guard; None = its default limit)."""
     from nbq.passes.folding import choose_folding
 
-    return choose_folding(run_passes(import_onnx(path)))
+    graph = import_onnx(path, max_memory)
+    guard.check_graph(graph, max_memory, images)
+    return choose_folding(run_passes(graph))
 
 
 def design(model: str | Path, board: Board, engine: str = "svpe", fps: float | None = None,
            budget: dict[str, str] | None = None, folding: str | Path | None = None,
-           progress: Progress | None = None) -> Fit:
-    """ONNX file -> the folded, planned design for `board` within its budget, with its resource estimate."""
+           progress: Progress | None = None, max_memory: int | None = None, golden_images: int | None = 0) -> Fit:
+    """ONNX file -> the folded, planned design for `board` within its budget, with its resource estimate.
+
+    max_memory: bytes the compile may use (None: nbq.guard's default); checked against the estimate for the
+    design and `golden_images` reference images (None: the default adversarial set) before anything large
+    is allocated.
+    """
     step = progress or (lambda _msg: None)
     check_engine_option(engine)
     step("importing ONNX")
-    graph = import_onnx(model)
+    graph = import_onnx(model, max_memory)
+    guard.check_graph(graph, max_memory, golden_images)
     step("running passes (ranges, thresholds, layout, fusion)")
     graph = run_passes(graph)
     step(f"folding to the {board.name} budget and planning (engines, ROMs, thresholds, cycles)")
@@ -73,6 +84,7 @@ def compile_model(
     fps: float | None = None,
     budget: dict[str, str] | None = None,
     folding: str | Path | None = None,
+    max_memory: int | None = None,
 ) -> CompileResult:
     """Compile an ONNX model into a Vitis HLS project for `board`.
 
@@ -81,12 +93,14 @@ def compile_model(
     rtl: also write the streaming SystemVerilog network into out_dir/rtl (cosim implies it).
     engine: "svpe" (shift-add, no DSP) or "vpe" (16-bit multipliers) for power-of-two layers.
     fps / budget / folding: see `design` (default: maximum throughput within the board's budget).
+    max_memory: bytes the compile may use (default: nbq.guard.default_limit()); refused up front above it.
     """
     step = progress or (lambda _msg: None)
     from nbq.backends.hls.outputs import check_project_target
 
     check_project_target(out_dir, model)  # before the work: a folder nbq will refuse fails fast
-    fit = design(model, board, engine, fps, budget, folding, step)
+    images = len(test_inputs) if test_inputs is not None else None
+    fit = design(model, board, engine, fps, budget, folding, step, max_memory, golden_images=images)
     plan = fit.plan
     graph = plan.graph
     step("computing golden vectors with the reference executor")

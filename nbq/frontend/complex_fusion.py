@@ -61,11 +61,13 @@ class _Graph:
             parts = [self.const(n) if n else None for n in node.input]
             x, scale = parts[0], parts[1]
             zero = parts[2] if len(parts) > 2 and parts[2] is not None else np.zeros(1)
-            if x is None or scale is None:
-                return None
+            if x is None or scale is None or zero.size not in (1, scale.size):
+                return None  # not foldable here: the importer names what is wrong with it
             if scale.ndim == 0 or scale.size == 1:
                 return (x - zero.reshape(-1)[0]) * scale.reshape(-1)[0]
             axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 1)
+            if not isinstance(axis, int) or not -x.ndim <= axis < x.ndim or x.shape[axis] != scale.size:
+                return None
             shape = [1] * x.ndim
             shape[axis] = -1
             return (x - zero.reshape(shape)) * scale.reshape(shape)

@@ -11,14 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 from nbq import ir
-from nbq.errors import NbqError, UnsupportedModelError
+from nbq.errors import UnsupportedModelError
 from nbq.formats import is_power_of_two
+from nbq.frontend import checks
 from nbq.frontend.complex_fusion import fuse_complex_convs
+from nbq.frontend.loading import load_onnx
 from nbq.frontend.values import Const, FloatIn, IntVal, Pending, Quantized, Value
 from nbq.frontend.weights import classify_weights, describe_non_exact
+
+_FLOAT_NAMES = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64 (double)", TensorProto.FLOAT16: "float16"}
 
 # QuantizeLinear output element types -> integer range
 _QRANGE = {
@@ -32,33 +36,12 @@ for _name, _rng in (("UINT4", (0, 15)), ("INT4", (-8, 7))):
         _QRANGE[getattr(onnx.TensorProto, _name)] = _rng
 
 
-def load_onnx(path: str | Path) -> onnx.ModelProto:
-    """Read and check a model; every failure is a one-line NbqError.
+def import_onnx(path: str | Path, max_memory: int | None = None) -> ir.Graph:
+    """Load an ONNX file and lower it to an (unoptimised) nbq IR graph.
 
-    No ONNX shape inference: the importer derives every shape itself.
+    max_memory: bytes the model file (and its external data) may take to read [nbq.guard's default].
     """
-    path = Path(path)
-    if not path.exists():
-        raise NbqError(f"{path}: no such file")
-    if not path.is_file():
-        raise NbqError(f"{path}: not a file")
-    try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # protobuf raises several types
-        raise NbqError(f"{path}: not an ONNX model ({type(exc).__name__}); give a .onnx file") from None
-    if not model.graph.node:
-        raise NbqError(f"{path}: not an ONNX model (no graph nodes); give a .onnx file")
-    try:
-        onnx.checker.check_model(model)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NbqError(f"{path}: invalid ONNX model: {first}") from None
-    return model
-
-
-def import_onnx(path: str | Path) -> ir.Graph:
-    """Load an ONNX file and lower it to an (unoptimised) nbq IR graph."""
-    model, fused = fuse_complex_convs(load_onnx(path))
+    model, fused = fuse_complex_convs(load_onnx(path, max_memory))
     graph = _Importer(model, str(path)).run()
     graph.meta["fused_complex_convs"] = fused
     return graph
@@ -74,6 +57,8 @@ class _Importer:
         self.input_name: str | None = None
         self.node: onnx.NodeProto | None = None
         self._names: set[str] = set()
+        self.elem_types: dict[str, int] = {}  # ONNX element type of initializers and Constant outputs
+        self.float_type = TensorProto.FLOAT  # the graph input's element type
 
     # ---------------------------------------------------------- helpers
 
@@ -108,8 +93,20 @@ class _Importer:
     def const(self, name: str, what: str) -> np.ndarray:
         value = self.get(name)
         if not isinstance(value, Const):
-            raise self.fail(f"{what} must be a constant (initializer)")
+            raise self.fail(f"{what} '{name}' must be a constant (initializer)")
         return value.value
+
+    def float_const(self, name: str, what: str, graph_type: bool = False) -> np.ndarray:
+        """A numeric constant as float64.  graph_type: it must have the graph's float type (Q/DQ scales:
+        ONNX Runtime refuses a float64 scale in a float32 graph, so nbq does too)."""
+        value = self.const(name, what)
+        etype = self.elem_types.get(name)
+        if graph_type and etype in _FLOAT_NAMES and etype != self.float_type:
+            raise self.fail(f"{what} '{name}' is {_FLOAT_NAMES[etype]} in a {_FLOAT_NAMES[self.float_type]} graph; "
+                            f"ONNX Runtime rejects the mixed types: export it as {_FLOAT_NAMES[self.float_type]}")
+        if value.dtype.kind not in "fiub":
+            raise self.fail(f"{what} '{name}' is not numeric ({value.dtype})")
+        return value.astype(np.float64)
 
     def opt_input(self, index: int) -> str | None:
         if len(self.node.input) > index and self.node.input[index]:
@@ -155,7 +152,8 @@ class _Importer:
                 "add QuantizeLinear/DequantizeLinear (or Sign) after the BatchNormalization/activation"
             )
         tensor = value.source
-        bias = value.b / src.scale
+        # BatchNormalization may have grown the offset; past 2^52 steps it would not round to an int64
+        bias = checks.bounded_steps(self.fail, value.b, src.scale, f"the offset from '{value.origin}'") / src.scale
         if np.any(bias != 0):
             producer = next((lay for lay in self.layers if lay.output == tensor), None)
             if not isinstance(producer, ir.Conv | ir.Dense) or self._consumed(tensor):
@@ -169,6 +167,7 @@ class _Importer:
                 if not np.isfinite(bound):
                     bounds.append(None)
                     continue
+                checks.bounded_steps(self.fail, np.asarray(bound), src.scale, f"clip bound {bound:g}")
                 steps = bound / src.scale
                 if steps != np.round(steps):
                     raise self.fail(
@@ -190,9 +189,9 @@ class _Importer:
     def run(self) -> ir.Graph:
         graph = self.model.graph
         for init in graph.initializer:
-            self.values[init.name] = Const(numpy_helper.to_array(init).astype(np.float64)
-                                           if numpy_helper.to_array(init).dtype.kind == "f"
-                                           else numpy_helper.to_array(init))
+            array = numpy_helper.to_array(init)  # the loader checked its data against its dims
+            self.values[init.name] = Const(array.astype(np.float64) if array.dtype.kind == "f" else array)
+            self.elem_types[init.name] = init.data_type
         inputs = [i for i in graph.input if i.name not in self.values]
         if len(inputs) != 1:
             raise self.fail(f"nbq compiles graphs with exactly one input, this one has {len(inputs)}")
@@ -222,12 +221,24 @@ class _Importer:
                                            default=0)})
 
     def _add_input(self, value_info: onnx.ValueInfoProto) -> None:
+        etype = value_info.type.tensor_type.elem_type
+        if etype not in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE):
+            name = TensorProto.DataType.Name(etype) if etype in TensorProto.DataType.values() else etype
+            raise self.fail(f"input '{value_info.name}' has element type {name}; nbq compiles float inputs")
+        self.float_type = etype
         dims = value_info.type.tensor_type.shape.dim
         shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
         if len(shape) not in (2, 4) or any(d is None for d in shape[1:]):
             raise self.fail(f"input '{value_info.name}' must be (N, C, H, W) or (N, F) with fixed C/H/W/F, got {shape}")
         if shape[0] not in (None, 1):
             raise self.fail(f"input '{value_info.name}' batch dimension must be 1 or dynamic, got {shape[0]}")
+        for d in shape[1:]:
+            if not 1 <= d <= checks.MAX_DIM:
+                raise self.fail(f"input '{value_info.name}' has dimension {d} in {shape}; nbq compiles dimensions "
+                                f"of 1 to {checks.MAX_DIM:,}")
+        if np.prod(shape[1:], dtype=object) > checks.MAX_ELEMENTS:
+            raise self.fail(f"input '{value_info.name}' of shape {shape} has more than {checks.MAX_ELEMENTS:,} "
+                            "values per image; use a smaller input")
         self.values[value_info.name] = FloatIn(value_info.name, tuple(shape[1:]))
 
 
@@ -240,78 +251,122 @@ def _pass_through(imp: _Importer) -> None:
 
 def _constant(imp: _Importer) -> None:
     attrs = imp.attrs()
-    if "value" not in attrs:
+    if "value" not in attrs or len(attrs) != 1:
         raise imp.fail("only Constant with a tensor 'value' is supported")
-    imp.values[imp.node.output[0]] = Const(numpy_helper.to_array(attrs["value"]))
+    imp.values[imp.node.output[0]] = Const(numpy_helper.to_array(attrs["value"]))  # data checked by the loader
+    imp.elem_types[imp.node.output[0]] = attrs["value"].data_type
 
 
 def _scalar_param(imp: _Importer, index: int, what: str, default=None) -> np.ndarray | None:
     name = imp.opt_input(index)
     if name is None:
         return default
-    return imp.const(name, what)
+    return imp.float_const(name, what)
+
+
+def _qparams(imp: _Importer, op: str) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """(scale, zero point as int64, zero point's name) of a QuantizeLinear/DequantizeLinear, checked."""
+    s_name = imp.node.input[1]
+    scale = checks.scale(imp.fail, imp.float_const(s_name, f"{op} scale", graph_type=True), f"{op} scale '{s_name}'")
+    if np.any(scale < checks.MIN_SCALE) or np.any(scale > checks.MAX_SCALE):
+        raise imp.fail(f"{op} scale '{s_name}' = {scale.reshape(-1)[0]:g} is outside 2^-100..2^100; "
+                       "check the exported scale")
+    zp_name = imp.opt_input(2)
+    if zp_name is None:
+        return scale, np.zeros(scale.shape, np.int64), None
+    zp = imp.const(zp_name, f"{op} zero point")
+    if zp.dtype.kind not in "iu":
+        raise imp.fail(f"{op} zero point '{zp_name}' must be an integer tensor, got {zp.dtype}")
+    if zp.shape != scale.shape:
+        raise imp.fail(f"{op} zero point '{zp_name}' has shape {zp.shape}, its scale '{s_name}' {scale.shape}; "
+                       "a zero point has its scale's shape (a scalar for activations)")
+    return scale, zp.astype(np.int64), zp_name
+
+
+def _axis_view(imp: _Importer, v: np.ndarray, ndim: int, length_of, what: str) -> np.ndarray:
+    """A per-axis scale/zero point reshaped to broadcast along the node's `axis` of an ndim tensor."""
+    if v.size == 1:
+        return v.reshape(())
+    axis = checks.int_attr(imp.fail, imp.attrs(), "axis", 1, -ndim, ndim - 1) % ndim
+    if v.ndim != 1 or v.size != length_of(axis):
+        raise imp.fail(f"per-axis {what} of shape {v.shape} does not match axis {axis} ({length_of(axis)} values); "
+                       "give one value per slice of that axis")
+    shape = [1] * ndim
+    shape[axis] = -1
+    return v.reshape(shape)
 
 
 def _quantize_linear(imp: _Importer) -> None:
     node = imp.node
     x = imp.get(node.input[0])
-    scale = imp.const(node.input[1], "QuantizeLinear scale")
-    zp_name = imp.opt_input(2)
-    zp = imp.const(zp_name, "QuantizeLinear zero point") if zp_name else np.zeros((), np.uint8)
+    scale, zp, zp_name = _qparams(imp, "QuantizeLinear")
     out_type = _quant_type(imp, zp_name)
     qmin, qmax = _QRANGE[out_type]
     if isinstance(x, Const):  # constant folding (quantized weights)
-        q = np.clip(np.rint(x.value / scale) + zp.astype(np.int64), qmin, qmax)
+        w = np.asarray(x.value, dtype=np.float64)
+        s = _axis_view(imp, scale, w.ndim, lambda a: w.shape[a], f"QuantizeLinear scale '{node.input[1]}'")
+        z = _axis_view(imp, zp, w.ndim, lambda a: w.shape[a], f"QuantizeLinear zero point '{zp_name}'")
+        w = checks.bounded_steps(imp.fail, w, float(scale.min()), f"constant '{node.input[0]}'")
+        q = np.clip(np.rint(w / s) + z, qmin, qmax)
         imp.values[node.output[0]] = Const(q.astype(np.int64))
         return
     if scale.size != 1:
         raise imp.fail("per-axis activation scales are not supported; use one power-of-two scale")
-    scale = float(scale.reshape(()))
-    if not is_power_of_two(scale):
-        raise imp.fail(f"activation scale {scale:g} is not a power of two")
-    zero = int(np.asarray(zp).reshape(()))
+    scale_value = float(scale.reshape(()))
+    if not is_power_of_two(scale_value):
+        raise imp.fail(f"activation scale {scale_value:g} is not a power of two")
+    zero = int(zp.reshape(()))
     if isinstance(x, IntVal):
         x = imp.as_pending(x)
     if not isinstance(x, FloatIn | Pending):
         raise imp.fail("QuantizeLinear input must be the graph input or a Conv/Gemm result")
-    imp.values[node.output[0]] = Quantized(x, scale, zero, qmin - zero, qmax - zero, node.name or node.output[0])
+    imp.values[node.output[0]] = Quantized(x, scale_value, zero, qmin - zero, qmax - zero,
+                                           node.name or node.output[0])
 
 
 def _quant_type(imp: _Importer, zp_name: str | None) -> int:
     if zp_name is None:
         attrs = imp.attrs()
-        return attrs.get("output_dtype", onnx.TensorProto.UINT8) or onnx.TensorProto.UINT8
-    for init in imp.model.graph.initializer:
-        if init.name == zp_name:
-            if init.data_type not in _QRANGE:
-                raise imp.fail(f"unsupported quantized type {onnx.TensorProto.DataType.Name(init.data_type)}")
-            return init.data_type
-    raise imp.fail("QuantizeLinear zero point must be an initializer")
+        out_type = attrs.get("output_dtype", onnx.TensorProto.UINT8) or onnx.TensorProto.UINT8
+    else:
+        out_type = imp.elem_types.get(zp_name)
+        if out_type is None:
+            raise imp.fail(f"QuantizeLinear zero point '{zp_name}' must be an initializer")
+    if out_type not in _QRANGE:
+        name = onnx.TensorProto.DataType.Name(out_type) if out_type in onnx.TensorProto.DataType.values() else out_type
+        raise imp.fail(f"unsupported quantized type {name}; use int8/uint8/int16/uint16 (or int4/uint4)")
+    return out_type
+
+
+def _level(bound: float, scale: float, qmin: int, qmax: int) -> int:
+    """rint(bound / scale) limited to [qmin, qmax], without dividing a huge bound (no overflow)."""
+    if bound <= qmin * scale:
+        return qmin
+    if bound >= qmax * scale:
+        return qmax
+    return int(np.rint(bound / scale))
 
 
 def _dequantize_linear(imp: _Importer) -> None:
     node = imp.node
     q = imp.get(node.input[0])
-    scale = imp.const(node.input[1], "DequantizeLinear scale")
-    zp_name = imp.opt_input(2)
-    zp = imp.const(zp_name, "DequantizeLinear zero point") if zp_name else np.zeros((), np.int64)
+    scale, zp, zp_name = _qparams(imp, "DequantizeLinear")
     if isinstance(q, Const):
-        axis = imp.attrs().get("axis", 1)
-        s, z = scale.astype(np.float64), zp.astype(np.int64)
-        if s.ndim == 1 and s.size > 1:
-            shape = [1] * q.value.ndim
-            shape[axis] = -1
-            s, z = s.reshape(shape), z.reshape(shape)
-        imp.values[node.output[0]] = Const((q.value.astype(np.int64) - z) * s)
+        if q.value.dtype.kind not in "iu":
+            raise imp.fail(f"DequantizeLinear input '{node.input[0]}' must be an integer tensor, got {q.value.dtype}")
+        ints = q.value.astype(np.int64)
+        s = _axis_view(imp, scale, ints.ndim, lambda a: ints.shape[a], f"DequantizeLinear scale '{node.input[1]}'")
+        z = _axis_view(imp, zp, ints.ndim, lambda a: ints.shape[a], f"DequantizeLinear zero point '{zp_name}'")
+        imp.values[node.output[0]] = Const((ints - z) * s)
         return
     if not isinstance(q, Quantized):
         raise imp.fail("DequantizeLinear must directly follow a QuantizeLinear")
-    if scale.size != 1 or float(scale.reshape(())) != q.scale or int(np.asarray(zp).reshape(())) != q.zero_point:
+    if scale.size != 1 or float(scale.reshape(())) != q.scale or int(zp.reshape(())) != q.zero_point:
         raise imp.fail("DequantizeLinear scale/zero point must equal those of its QuantizeLinear")
     out_name = node.output[0]
     if isinstance(q.of, FloatIn):
-        lo = max(q.qmin, int(np.ceil(np.rint(q.of.clip_lo / q.scale)))) if np.isfinite(q.of.clip_lo) else q.qmin
-        hi = min(q.qmax, int(np.floor(np.rint(q.of.clip_hi / q.scale)))) if np.isfinite(q.of.clip_hi) else q.qmax
+        lo = _level(q.of.clip_lo, q.scale, q.qmin, q.qmax)
+        hi = _level(q.of.clip_hi, q.scale, q.qmin, q.qmax)
         name = imp.new_tensor(q.of.name, q.of.shape, q.scale)
         imp.tensors[name].lo, imp.tensors[name].hi = lo, hi
         imp.input_name = name
@@ -321,10 +376,10 @@ def _dequantize_linear(imp: _Importer) -> None:
     src = imp.tensors[p.source]
     name = imp.new_tensor(out_name, src.shape, q.scale)
     # a clamp before the quantizer narrows its levels (rint is monotone, so this changes no value)
-    qmin = max(q.qmin, int(np.rint(p.clamp_lo / q.scale))) if np.isfinite(p.clamp_lo) else q.qmin
-    qmax = min(q.qmax, int(np.rint(p.clamp_hi / q.scale))) if np.isfinite(p.clamp_hi) else q.qmax
-    if qmin > qmax:
-        raise imp.fail(f"the clip range [{p.clamp_lo:g}, {p.clamp_hi:g}] is outside the quantizer's range")
+    qmin = _level(p.clamp_lo, q.scale, q.qmin, q.qmax)
+    qmax = _level(p.clamp_hi, q.scale, q.qmin, q.qmax)
+    if p.clamp_lo > p.clamp_hi:
+        raise imp.fail(f"the clip range [{p.clamp_lo:g}, {p.clamp_hi:g}] is empty")
     imp.add_layer(ir.AffineQuant(name=imp.unique(q.node), inputs=[p.source], output=name, a=p.a, b=p.b,
                                  clamp_lo=p.clamp_lo, clamp_hi=p.clamp_hi, out_scale=q.scale,
                                  qmin=qmin, qmax=qmax))
@@ -351,11 +406,25 @@ def _with_origin(p: Pending, imp: _Importer) -> Pending:
     return p
 
 
+def _clip_bound(imp: _Importer, index: int, attr: str, default: float) -> float:
+    name = imp.opt_input(index)
+    what = f"Clip {attr}" + (f" '{name}'" if name else "")
+    if name is None:
+        value = np.asarray(checks.float_attr(imp.fail, imp.attrs(), attr, default) if attr in imp.attrs()
+                           else default)
+    else:
+        value = imp.float_const(name, f"Clip {attr}")
+    if value.size != 1:
+        raise imp.fail(f"{what} must be a scalar, got shape {value.shape}")
+    if np.isnan(value).any():
+        raise imp.fail(f"{what} is NaN; give a number (or leave it out for no bound)")
+    return float(value.reshape(()))
+
+
 def _clip(imp: _Importer) -> None:
-    attrs = imp.attrs()
-    lo = _scalar_param(imp, 1, "Clip min", np.array(attrs.get("min", -np.inf)))
-    hi = _scalar_param(imp, 2, "Clip max", np.array(attrs.get("max", np.inf)))
-    lo, hi = float(np.asarray(lo).reshape(())), float(np.asarray(hi).reshape(()))
+    lo, hi = _clip_bound(imp, 1, "min", -np.inf), _clip_bound(imp, 2, "max", np.inf)
+    if lo > hi:  # ONNX then outputs max everywhere: a constant, surely an export mistake
+        raise imp.fail(f"Clip min {lo:g} is above its max {hi:g}; swap them")
     x = imp.get(imp.node.input[0])
     if isinstance(x, FloatIn):
         imp.values[imp.node.output[0]] = FloatIn(x.name, x.shape, max(x.clip_lo, lo), min(x.clip_hi, hi))
@@ -363,25 +432,50 @@ def _clip(imp: _Importer) -> None:
     imp.values[imp.node.output[0]] = _with_origin(imp.as_pending(x).with_clamp(lo, hi), imp)
 
 
+_BN_PARAMS = ("scale", "bias", "mean", "variance")
+
+
 def _batch_norm(imp: _Importer) -> None:
     node = imp.node
     p = imp.as_pending(imp.get(node.input[0]))
     if p.has_clamp:
         raise imp.fail("BatchNormalization after an activation is not supported; put it before Relu/Clip")
-    gamma, beta, mean, var = (imp.const(n, "BatchNormalization parameter").astype(np.float64) for n in node.input[1:5])
-    eps = float(imp.attrs().get("epsilon", 1e-5))
+    if len(node.input) != 5 or not all(node.input):
+        raise imp.fail("BatchNormalization needs its 5 inputs (x, scale, bias, mean, variance)")
+    channels = p.a.size
+    gamma, beta, mean, var = (
+        checks.vector(imp.fail, imp.float_const(name, f"BatchNormalization {what}"),
+                      f"BatchNormalization {what} '{name}'", channels)
+        for name, what in zip(node.input[1:5], _BN_PARAMS, strict=True))
+    eps = checks.float_attr(imp.fail, imp.attrs(), "epsilon", 1e-5)
+    if eps < 0:
+        raise imp.fail(f"attribute 'epsilon' = {eps:g} is negative")
+    if np.any(var < 0):
+        i = int(np.flatnonzero(var < 0)[0])
+        raise imp.fail(f"BatchNormalization variance '{node.input[4]}' is negative ({var[i]:g} at channel {i})")
+    if np.any(var + eps == 0):
+        i = int(np.flatnonzero(var + eps == 0)[0])
+        raise imp.fail(f"BatchNormalization variance '{node.input[4]}' + epsilon is 0 at channel {i} "
+                       "(a division by zero); give epsilon > 0")
     k = gamma / np.sqrt(var + eps)
-    if k.shape != p.a.shape:
-        raise imp.fail(f"BatchNormalization has {k.size} channels, its input {p.a.size}")
-    imp.values[node.output[0]] = Pending(p.source, p.a * k, (p.b - mean) * k + beta,
-                                         origin=node.name or node.output[0])
+    a = checks.finite(imp.fail, p.a * k, "the BatchNormalization multiplier")
+    b = checks.finite(imp.fail, (p.b - mean) * k + beta, "the BatchNormalization offset")
+    imp.values[node.output[0]] = Pending(p.source, a, b, origin=node.name or node.output[0])
 
 
-def _weights(imp: _Importer, w: np.ndarray) -> ir.Weights:
+def _weights(imp: _Importer, w: np.ndarray, name: str) -> ir.Weights:
+    checks.non_empty(imp.fail, w, f"weight '{name}'")
+    checks.finite(imp.fail, w, f"weight '{name}'")
     weights = classify_weights(w)
     if weights is None:
         raise imp.fail(describe_non_exact(w))
     return weights
+
+
+def _window_attrs(imp: _Importer, attrs: dict) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    strides = checks.int_list(imp.fail, attrs, "strides", (1, 1), 2, 1, checks.MAX_WINDOW)
+    dilations = checks.int_list(imp.fail, attrs, "dilations", (1, 1), 2, 1, checks.MAX_WINDOW)
+    return strides, dilations
 
 
 def _conv(imp: _Importer) -> None:
@@ -390,16 +484,23 @@ def _conv(imp: _Importer) -> None:
     t = imp.tensors[x]
     if len(t.shape) != 3:
         raise imp.fail(f"only 2-D convolutions on (N, C, H, W) inputs are supported, input shape {t.shape}")
-    w = imp.const(node.input[1], "Conv weight").astype(np.float64)
+    w_name = node.input[1]
+    w = imp.float_const(w_name, "Conv weight")
+    if w.ndim != 4:
+        raise imp.fail(f"Conv weight '{w_name}' has shape {w.shape}; expected (out channels, in channels / group, "
+                       "kH, kW)")
     attrs = imp.attrs()
-    kernel = tuple(attrs.get("kernel_shape", w.shape[2:]))
-    strides = tuple(attrs.get("strides", (1, 1)))
-    dilations = tuple(attrs.get("dilations", (1, 1)))
-    groups = int(attrs.get("group", 1))
+    groups = checks.int_attr(imp.fail, attrs, "group", 1, 1, t.shape[0])
+    if w.shape[1] * groups != t.shape[0] or w.shape[0] % groups:
+        raise imp.fail(f"weight '{w_name}' shape {w.shape} does not match {t.shape[0]} input channels and "
+                       f"group={groups}")
+    kernel = checks.int_list(imp.fail, attrs, "kernel_shape", w.shape[2:], 2, 1, checks.MAX_WINDOW)
+    if kernel != tuple(w.shape[2:]):
+        raise imp.fail(f"attribute 'kernel_shape' = {list(kernel)} disagrees with weight '{w_name}' of shape "
+                       f"{w.shape}")
+    strides, dilations = _window_attrs(imp, attrs)
     pads = _pads(imp, attrs, t.shape[1:], kernel, strides, dilations)
-    if w.ndim != 4 or w.shape[1] * groups != t.shape[0]:
-        raise imp.fail(f"weight shape {w.shape} does not match {t.shape[0]} input channels and group={groups}")
-    weights = _weights(imp, w)
+    weights = _weights(imp, w, w_name)
     oc = w.shape[0]
     oh, ow = _window_output(imp, t.shape[1:], kernel, strides, pads, dilations)
     scale = t.scale * 2.0**weights.int_scale_exp
@@ -407,27 +508,35 @@ def _conv(imp: _Importer) -> None:
     imp.add_layer(ir.Conv(name=imp.layer_name(), inputs=[x], output=out, weights=weights,
                           bias=np.zeros(oc, np.int64), strides=strides, pads=pads, dilations=dilations,
                           groups=groups))
-    bias = imp.const(node.input[2], "Conv bias").astype(np.float64) if imp.opt_input(2) else np.zeros(oc)
+    bias = np.zeros(oc)
+    if imp.opt_input(2):
+        b_name = node.input[2]
+        what = f"Conv bias '{b_name}'"
+        bias = checks.vector(imp.fail, imp.float_const(b_name, "Conv bias"), what, oc)
+        bias = checks.bounded_steps(imp.fail, bias, scale, what)
     imp.values[node.output[0]] = Pending(out, np.full(oc, scale), bias, origin=node.name or node.output[0])
 
 
 def _window_output(imp: _Importer, hw, kernel, strides, pads, dilations=(1, 1)) -> tuple[int, int]:
-    if min(strides) < 1:
-        raise imp.fail(f"strides must be positive, got {strides}")
     oh, ow = ir.conv_output_hw(hw, kernel, strides, pads, dilations)
     if oh < 1 or ow < 1:
-        raise imp.fail(f"a {kernel} window does not fit the {hw[0]}x{hw[1]} input (pads {pads})")
+        raise imp.fail(f"a {kernel} window does not fit the {hw[0]}x{hw[1]} input (pads {pads}); use a smaller "
+                       "kernel or pad the input")
+    if oh > checks.MAX_DIM or ow > checks.MAX_DIM:
+        raise imp.fail(f"the output would be {oh}x{ow} (pads {pads}); nbq compiles sizes up to {checks.MAX_DIM:,}")
     return oh, ow
+
+
+_AUTO_PADS = ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER")
 
 
 def _pads(imp, attrs, hw, kernel, strides, dilations) -> tuple[int, int, int, int]:
     auto = attrs.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else auto
+    auto = auto.decode(errors="replace") if isinstance(auto, bytes) else str(auto)
+    if auto not in _AUTO_PADS and auto != "":
+        raise imp.fail(f"attribute 'auto_pad' = {auto!r} must be one of {', '.join(_AUTO_PADS)}")
     if auto in ("NOTSET", ""):
-        pads = tuple(int(p) for p in attrs.get("pads", (0, 0, 0, 0)))
-        if len(pads) != 4:
-            raise imp.fail(f"expected 4 pads for a 2-D window, got {pads}")
-        return pads
+        return checks.int_list(imp.fail, attrs, "pads", (0, 0, 0, 0), 4, 0, checks.MAX_DIM)
     if auto == "VALID":
         return (0, 0, 0, 0)
     begin, end = [], []
@@ -440,20 +549,27 @@ def _pads(imp, attrs, hw, kernel, strides, dilations) -> tuple[int, int, int, in
     return (begin[0], begin[1], end[0], end[1])
 
 
-def _dense(imp: _Importer, x_value: Value, w: np.ndarray, bias: np.ndarray | None, what: str) -> None:
+def _dense(imp: _Importer, x_value: Value, w: np.ndarray, w_name: str, bias_name: str | None, what: str) -> None:
     x = imp.as_int(x_value, what)
     t = imp.tensors[x]
     if len(t.shape) != 1:
         raise imp.fail(f"input must be flat (N, F); got {t.shape} — add Flatten")
     if w.ndim != 2 or w.shape[1] != t.shape[0]:
-        raise imp.fail(f"weight shape {w.shape} does not match {t.shape[0]} input features")
-    weights = _weights(imp, w)
+        raise imp.fail(f"weight '{w_name}' shape {w.shape} does not match {t.shape[0]} input features")
+    weights = _weights(imp, w, w_name)
+    features = w.shape[0]
     scale = t.scale * 2.0**weights.int_scale_exp
-    out = imp.new_tensor(imp.node.output[0], (w.shape[0],), scale)
+    b = np.zeros(features)
+    if bias_name is not None:
+        label = f"bias '{bias_name}'"
+        raw = imp.float_const(bias_name, "bias")
+        if raw.size != 1 and raw.shape not in ((features,), (1, features)):
+            raise imp.fail(f"{label} has shape {raw.shape}, expected ({features},) for {features} outputs")
+        b = checks.bounded_steps(imp.fail, np.broadcast_to(raw.reshape(-1), (features,)).copy(), scale, label)
+    out = imp.new_tensor(imp.node.output[0], (features,), scale)
     imp.add_layer(ir.Dense(name=imp.layer_name(), inputs=[x], output=out, weights=weights,
-                           bias=np.zeros(w.shape[0], np.int64)))
-    b = np.zeros(w.shape[0]) if bias is None else np.broadcast_to(bias.astype(np.float64), (w.shape[0],)).copy()
-    imp.values[imp.node.output[0]] = Pending(out, np.full(w.shape[0], scale), b,
+                           bias=np.zeros(features, np.int64)))
+    imp.values[imp.node.output[0]] = Pending(out, np.full(features, scale), b,
                                              origin=imp.node.name or imp.node.output[0])
 
 
@@ -462,28 +578,33 @@ def _gemm(imp: _Importer) -> None:
     attrs = imp.attrs()
     if attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
         raise imp.fail("only Gemm with transA=0, alpha=1, beta=1 is supported")
-    w = imp.const(node.input[1], "Gemm weight").astype(np.float64)
+    w = imp.float_const(node.input[1], "Gemm weight")
+    if w.ndim != 2:
+        raise imp.fail(f"Gemm weight '{node.input[1]}' has shape {w.shape}; expected a matrix")
     w = w if attrs.get("transB", 0) else w.T
-    bias = imp.const(node.input[2], "Gemm bias") if imp.opt_input(2) else None
-    _dense(imp, imp.get(node.input[0]), w, bias, f"Gemm '{node.name}'")
+    _dense(imp, imp.get(node.input[0]), w, node.input[1], imp.opt_input(2), f"Gemm '{node.name}'")
 
 
 def _matmul(imp: _Importer) -> None:
     node = imp.node
-    w = imp.const(node.input[1], "MatMul weight (second input)").astype(np.float64)
-    _dense(imp, imp.get(node.input[0]), w.T, None, f"MatMul '{node.name}'")
+    w = imp.float_const(node.input[1], "MatMul weight (second input)")
+    if w.ndim != 2:
+        raise imp.fail(f"MatMul weight '{node.input[1]}' has shape {w.shape}; expected a matrix")
+    _dense(imp, imp.get(node.input[0]), w.T, node.input[1], None, f"MatMul '{node.name}'")
 
 
 def _add(imp: _Importer) -> None:
     node = imp.node
     a, b = imp.get(node.input[0]), imp.get(node.input[1])
+    const_name = node.input[1]
     if isinstance(a, Const):
-        a, b = b, a
+        a, b, const_name = b, a, node.input[0]
     if isinstance(b, Const):
         p = imp.as_pending(a)
         if p.has_clamp:
             raise imp.fail("adding a constant after an activation is not supported")
-        c = _per_channel(imp, b.value, p.a.size)
+        c = _per_channel(imp, imp.float_const(const_name, "Add constant"), p.a.size)
+        c = checks.bounded_steps(imp.fail, c, imp.tensors[p.source].scale, f"Add constant '{const_name}'")
         imp.values[node.output[0]] = Pending(p.source, p.a, p.b + c, origin=p.origin or node.name)
         return
     ta, tb = imp.as_int(a, f"Add '{node.name}'"), imp.as_int(b, f"Add '{node.name}'")
@@ -494,8 +615,9 @@ def _add(imp: _Importer) -> None:
     shifts = []
     for s in (sa, sb):
         ratio = s / fine
-        if not is_power_of_two(ratio):
-            raise imp.fail(f"residual Add of scales {sa:g} and {sb:g}: their ratio is not a power of two")
+        if not is_power_of_two(ratio) or ratio > 2.0**32:
+            raise imp.fail(f"residual Add of scales {sa:g} and {sb:g}: their ratio is not a power of two "
+                           "(up to 2^32)")
         shifts.append(int(np.log2(ratio)))
     out = imp.new_tensor(node.output[0], imp.tensors[ta].shape, fine)
     imp.add_layer(ir.Add(name=imp.layer_name(), inputs=[ta, tb], output=out, shifts=tuple(shifts)))
@@ -510,23 +632,29 @@ def _per_channel(imp: _Importer, c: np.ndarray, channels: int) -> np.ndarray:
     return np.broadcast_to(squeezed, (channels,)).copy()
 
 
-def _pool_common(imp: _Importer, attrs: dict) -> None:
+def _pool_common(imp: _Importer, attrs: dict) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Checks shared by the pools; returns (kernel, strides)."""
     if attrs.get("ceil_mode", 0):
         raise imp.fail("ceil_mode=1 is not supported")
-    if any(d != 1 for d in attrs.get("dilations", (1, 1))):
+    if "kernel_shape" not in attrs:
+        raise imp.fail("attribute 'kernel_shape' is missing")
+    kernel = checks.int_list(imp.fail, attrs, "kernel_shape", (1, 1), 2, 1, checks.MAX_WINDOW)
+    strides, dilations = _window_attrs(imp, attrs)
+    if any(d != 1 for d in dilations):
         raise imp.fail("dilated pooling is not supported")
     if len(imp.node.output) > 1 and imp.node.output[1]:
         raise imp.fail("MaxPool indices output is not supported")
+    return kernel, strides
 
 
 def _max_pool(imp: _Importer) -> None:
     node = imp.node
     attrs = imp.attrs()
-    _pool_common(imp, attrs)
+    kernel, strides = _pool_common(imp, attrs)
     x = imp.as_int(imp.get(node.input[0]), f"MaxPool '{node.name}'")
     t = imp.tensors[x]
-    kernel = tuple(attrs["kernel_shape"])
-    strides = tuple(attrs.get("strides", (1, 1)))
+    if len(t.shape) != 3:
+        raise imp.fail(f"expected a (C, H, W) input, got {t.shape}")
     pads = _pads(imp, attrs, t.shape[1:], kernel, strides, (1, 1))
     oh, ow = _window_output(imp, t.shape[1:], kernel, strides, pads)
     out = imp.new_tensor(node.output[0], (t.shape[0], oh, ow), t.scale)
@@ -556,10 +684,10 @@ def _sum_pool(imp: _Importer, kernel: tuple[int, int], strides: tuple[int, int])
 
 def _average_pool(imp: _Importer) -> None:
     attrs = imp.attrs()
-    _pool_common(imp, attrs)
-    kernel = tuple(attrs["kernel_shape"])
-    strides = tuple(attrs.get("strides", (1, 1)))
+    kernel, strides = _pool_common(imp, attrs)
     shape = imp.shape_of(imp.get(imp.node.input[0]))
+    if len(shape) != 3:
+        raise imp.fail(f"expected a (C, H, W) input, got {shape}")
     pads = _pads(imp, attrs, shape[1:], kernel, strides, (1, 1))
     if any(pads):
         raise imp.fail("AveragePool with padding is not supported (its divisor varies at the border)")
@@ -581,7 +709,10 @@ def _flatten(imp: _Importer) -> None:
     shape = imp.shape_of(x_value)
     features = int(np.prod(shape))
     if node.op_type == "Reshape":
-        target = [int(d) for d in imp.const(node.input[1], "Reshape shape").reshape(-1)]
+        target = imp.const(node.input[1], "Reshape shape")
+        if target.dtype.kind not in "iu":
+            raise imp.fail(f"Reshape shape '{node.input[1]}' must be an int64 tensor, got {target.dtype}")
+        target = [int(d) for d in target.reshape(-1)]
         if len(target) != 2 or target[1] not in (-1, features) or target[0] not in (-1, 0, 1):
             raise imp.fail(f"only Reshape to (N, -1) is supported, got {target}")
     if len(shape) == 1:
