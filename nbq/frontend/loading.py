@@ -52,6 +52,7 @@ def load_onnx(path: str | Path, max_memory: int | None = None) -> onnx.ModelProt
                        "give a .onnx file") from None
     if not model.graph.node:
         raise NbqError(f"{path}: not an ONNX model (no graph nodes); give a .onnx file")
+    check_text_fields(model, str(path))
     check_opset(model, str(path))
     _load_external_data(model, path, max_memory)
     check_tensor_data(model, str(path))
@@ -210,6 +211,21 @@ def _check_external(t: onnx.TensorProto, what: str, folder: Path, source: str, m
 
 
 # -------------------------------------------------------------- structure
+
+
+def check_text_fields(message, source: str, where: str = "model") -> None:
+    """Every string field (names, op types, attribute names, ...) is valid UTF-8.
+
+    The protobuf runtime hands back a string field holding invalid UTF-8 as bytes, which nothing
+    downstream expects: refuse it here, naming the field."""
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else [value]
+        if field.type == field.TYPE_STRING:
+            if any(not isinstance(v, str) for v in values):
+                raise NbqError(f"{source}: {where}.{field.name} is not valid UTF-8 text; fix the exporter")
+        elif field.type == field.TYPE_MESSAGE:
+            for i, v in enumerate(values):
+                check_text_fields(v, source, f"{where}.{field.name}" + (f"[{i}]" if len(values) > 1 else ""))
 
 
 def _node_label(node: onnx.NodeProto) -> str:

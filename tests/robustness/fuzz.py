@@ -93,7 +93,10 @@ def _mutate_initializer(model: onnx.ModelProto, data) -> str:
     if not inits:
         return "no initializer"
     init = inits[data.draw(st.sampled_from(range(len(inits))), label="initializer")]
-    arr = numpy_helper.to_array(init).copy()
+    try:
+        arr = numpy_helper.to_array(init).copy()
+    except ValueError:  # an earlier mutation already broke its data
+        return f"initializer {init.name}: already broken"
     how = data.draw(st.sampled_from(["value", "shape", "empty", "dtype", "truncate"]), label="how")
     if how == "value" and arr.size:
         flat = arr.reshape(-1)

@@ -491,3 +491,10 @@ def test_external_data_hidden_in_a_subgraph(sandbox):
     m.graph.node.append(helper.make_node("If", ["cond"], ["unused"], name="sneaky", then_branch=branch,
                                          else_branch=branch))
     _compile(sandbox, _save(sandbox, m), "hidden", "outside")
+
+
+def test_a_node_name_that_is_not_utf8(sandbox):
+    m = _cnn()
+    _node(m, "conv1").name = "NAMEXX"
+    (sandbox.work / "model.onnx").write_bytes(m.SerializeToString().replace(b"NAMEXX", b"NAME\xff\xfe"))
+    _compile(sandbox, "model.onnx", "graph.node[2].name", "UTF-8")  # protobuf hands the name back as bytes
