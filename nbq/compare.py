@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,20 +21,42 @@ class Comparison:
     max_steps: float  # largest |ref * scale - ort| / scale over every output
 
 
+def _import_onnxruntime():
+    # ORT >= 1.2x starts telemetry when imported, writing ~/.cache/Microsoft/DeveloperTools/.onnxruntime/
+    # (deviceid, onnxruntime.db) and $TMPDIR/.ses; this variable, read at import, stops all of it, and nbq
+    # writes nothing outside its output folder
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    import onnxruntime as ort
+
+    return ort
+
+
 def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str) -> list[np.ndarray]:
     """The float graph as written: graph optimisations off, so QDQ is not fused into integer kernels."""
-    import onnxruntime as ort
+    ort = _import_onnxruntime()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {input_name: x.astype(np.float32)})
+    options.log_severity_level = 4  # fatal only: ORT's own log lines would break the one-line error rule
+    try:
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        return session.run(None, {input_name: x.astype(np.float32)})
+    except Exception as exc:  # ORT rejects a model nbq accepts: say so instead of crashing
+        if not type(exc).__module__.startswith("onnxruntime"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NbqError(f"{model}: ONNX Runtime cannot run the model: {first}; `nbq compile` does not need "
+                       "ONNX Runtime, only `nbq run` does") from None
 
 
-def compare_with_onnxruntime(model: str | Path, x: np.ndarray) -> Comparison:
+def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path) -> Comparison:
+    """x: float images (N, ...) or one image, or a .npy file of them (checked by nbq.inputs)."""
     graph = lower(model)
     shape = graph.tensors[graph.inputs[0]].shape
+    if isinstance(x, str | Path):
+        from nbq.inputs import load_images
+
+        x = load_images(x, shape)
     x = np.asarray(x, dtype=np.float64)
     if x.shape == shape:
         x = x[None]

@@ -64,7 +64,7 @@ def compile_model(
     model: str | Path,
     board: Board,
     out_dir: str | Path,
-    test_inputs: np.ndarray | None = None,
+    test_inputs: np.ndarray | str | Path | None = None,
     csim: bool = False,
     progress: Progress | None = None,
     rtl: bool = False,
@@ -76,8 +76,8 @@ def compile_model(
 ) -> CompileResult:
     """Compile an ONNX model into a Vitis HLS project for `board`.
 
-    test_inputs: float images (N, ...) for the testbench's golden vectors;
-    default: random and adversarial integer inputs.
+    test_inputs: float images (N, ...) for the testbench's golden vectors, or a .npy file of them (checked by
+    nbq.inputs); default: random and adversarial integer inputs.
     rtl: also write the streaming SystemVerilog network into out_dir/rtl (cosim implies it).
     engine: "svpe" (shift-add, no DSP) or "vpe" (16-bit multipliers) for power-of-two layers.
     fps / budget / folding: see `design` (default: maximum throughput within the board's budget).
@@ -89,6 +89,11 @@ def compile_model(
     step("computing golden vectors with the reference executor")
     if test_inputs is None:
         x_int = adversarial_inputs(graph)
+    elif isinstance(test_inputs, str | Path):
+        from nbq.inputs import load_images
+
+        shape = graph.tensors[graph.inputs[0]].shape
+        x_int = reference.quantize_input(graph, load_images(test_inputs, shape))
     else:
         x_int = reference.quantize_input(graph, _check_inputs(graph, test_inputs))
     golden = reference.run_int(graph, x_int)

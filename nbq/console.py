@@ -1,0 +1,115 @@
+"""What reaches the terminal: user strings made visible and inert, one console setup, warnings kept off stderr.
+
+Names, paths and messages come from user files (ONNX names, board YAML, report.json, argv). Printed raw they
+can forge lines (newline, carriage return, ANSI escapes), reorder text (bidi overrides) or crash rich
+(markup such as ``[/x]``). Two helpers cover the two ways nbq prints:
+
+- ``visible(text)``: plain text, every control / format character spelled out (``\\n``, ``\\x1b``, ``\\u202e``),
+  bounded in length; for ``print``, rich ``Text`` objects and ``markup=False``.
+- ``shown(text)``: ``visible`` plus rich-markup escaping; for interpolation into a markup string.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+NAME_LIMIT = 200  # characters of one user string in a line
+CELL_LIMIT = 60  # in a table cell, where long names would wrap into many rows
+ERROR_LIMIT = 1000  # the whole error line
+MAX_NOTES = 5
+
+# control, format (bidi overrides, zero-width), surrogate (undecodable argv bytes), private, unassigned,
+# line / paragraph separators: nothing a name needs, everything a forger uses
+_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    if unicodedata.category(ch) not in _UNSAFE:
+        return ch
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: object, limit: int = NAME_LIMIT) -> str:
+    """`text` on one line with control characters spelled out, cut to about `limit` characters."""
+    raw = str(text)
+    out: list[str] = []
+    length = 0
+    for i, ch in enumerate(raw):
+        piece = _escape_char(ch)
+        if length + len(piece) > limit:
+            return "".join(out) + f"…(+{len(raw) - i:,} characters)"
+        out.append(piece)
+        length += len(piece)
+    return "".join(out)
+
+
+def shown(text: object, limit: int = NAME_LIMIT) -> str:
+    """`visible(text)` escaped for a rich markup string, so ``[bold]`` in a name prints as itself."""
+    from rich.markup import escape
+
+    return escape(visible(text, limit))
+
+
+def cell(text: object, limit: int = CELL_LIMIT):
+    """A rich Text for a table cell or title holding a user string (never parsed as markup)."""
+    from rich.text import Text
+
+    return Text(visible(text, limit))
+
+
+def make_console():
+    """The stdout console: no syntax highlighting or emoji codes in user strings; no ANSI codes when piped."""
+    from rich.console import Console
+
+    console = Console(highlight=False, emoji=False)
+    if not console.is_terminal:  # logs and pipes: don't squeeze tables into 80 columns
+        console.width = 160
+    return console
+
+
+def error_line(kind: str, message: object) -> str:
+    """``nbq: <kind>: <message>`` as exactly one line, whatever the message holds."""
+    return f"nbq: {kind}: {visible(message, ERROR_LIMIT)}"
+
+
+# ------------------------------------------------------------------ warnings
+
+# library noise about its own API, not about the user's model or data
+_SILENCED = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning, ResourceWarning)
+
+
+@dataclass
+class Warnings:
+    """Python warnings raised during one command, kept instead of printed."""
+
+    caught: list[warnings.WarningMessage]
+
+    def notes(self) -> list[str]:
+        """One `nbq: note:` line per distinct useful warning (at most MAX_NOTES)."""
+        seen: list[str] = []
+        for w in self.caught:
+            if issubclass(w.category, _SILENCED):
+                continue
+            text = f"{w.message} ({w.category.__name__})"
+            if text not in seen:
+                seen.append(text)
+        lines = [error_line("note", text) for text in seen[:MAX_NOTES]]
+        if len(seen) > MAX_NOTES:
+            lines.append(error_line("note", f"{len(seen) - MAX_NOTES} more warnings not shown"))
+        return lines
+
+
+@contextmanager
+def captured_warnings() -> Iterator[Warnings]:
+    """Record every warning raised inside (once per place) so none reaches stderr on its own."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        yield Warnings(caught)
