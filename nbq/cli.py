@@ -422,10 +422,22 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("nbq: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug in nbq: one line unless asked for the traceback
-        print(error_line("internal error", f"{type(exc).__name__}: {exc}") + " (set NBQ_DEBUG=1 for a traceback; "
-              "please report it)", file=sys.stderr)
-        return EXIT_INTERNAL
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal(exc)
+        # a path the user gave, or the output folder: too long, unreadable, not writable, disk full
+        print(error_line("error", f"{exc.filename}: {exc.strerror or exc}; check the path and its permissions"),
+              file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:
+        return _internal(exc)
+
+
+def _internal(exc: Exception) -> int:
+    """A bug in nbq: one line unless asked for the traceback (NBQ_DEBUG)."""
+    print(error_line("internal error", f"{type(exc).__name__}: {exc}") + " (set NBQ_DEBUG=1 for a traceback; "
+          "please report it)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ NAME_LIMIT = 200  # characters of one user string in a line
 CELL_LIMIT = 60  # in a table cell, where long names would wrap into many rows
 ERROR_LIMIT = 1000  # the whole error line
 MAX_NOTES = 5
+_MARKER_ROOM = 18  # "…(+1,234,567 chars)"
 
 # control, format (bidi overrides, zero-width), surrogate (undecodable argv bytes), private, unassigned,
 # line / paragraph separators: nothing a name needs, everything a forger uses
@@ -38,17 +39,21 @@ def _escape_char(ch: str) -> str:
 
 
 def visible(text: object, limit: int = NAME_LIMIT) -> str:
-    """`text` on one line with control characters spelled out, cut to about `limit` characters."""
+    """`text` on one line with control characters spelled out, at most `limit` characters (a longer one is cut
+    and says how many characters it hides)."""
     raw = str(text)
+    pieces = [_escape_char(ch) for ch in raw[: limit + 1]]  # escapes only lengthen: limit + 1 chars suffice
+    if sum(map(len, pieces)) <= limit and len(raw) <= limit:
+        return "".join(pieces)
+    room = max(limit - _MARKER_ROOM, 1)
     out: list[str] = []
     length = 0
-    for i, ch in enumerate(raw):
-        piece = _escape_char(ch)
-        if length + len(piece) > limit:
-            return "".join(out) + f"…(+{len(raw) - i:,} characters)"
+    for piece in pieces:
+        if length + len(piece) > room:
+            break
         out.append(piece)
         length += len(piece)
-    return "".join(out)
+    return "".join(out) + f"…(+{len(raw) - len(out):,} chars)"
 
 
 def shown(text: object, limit: int = NAME_LIMIT) -> str:
