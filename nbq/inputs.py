@@ -117,10 +117,7 @@ def _images_shape(path: Path, shape: tuple[int, ...], expected: tuple[int, ...] 
                 "save images of the model's input shape")
 
 
-def _check_size(path: Path, header: NpyHeader, shape: tuple[int, ...], limit_bytes: int, max_images: int) -> None:
-    if shape[0] > max_images:
-        raise _fail(path, f"holds {shape[0]:,} images, more than nbq takes at once ({max_images:,}); "
-                    "split them into several files")
+def _check_size(path: Path, header: NpyHeader, limit_bytes: int) -> None:
     as_float = header.values * 8
     if as_float > limit_bytes:
         raise _fail(path, f"declares shape {header.shape}: {as_float / 2**20:,.0f} MiB as float64, more than "
@@ -130,14 +127,29 @@ def _check_size(path: Path, header: NpyHeader, shape: tuple[int, ...], limit_byt
                     f"{max(header.file_size - header.data_offset, 0):,}; save the images again")
 
 
+def _check_count(path: Path, shape: tuple[int, ...], max_images: int) -> None:
+    if shape[0] > max_images:
+        raise _fail(path, f"holds {shape[0]:,} images, more than nbq takes at once ({max_images:,}); "
+                    "split them into several files")
+
+
+def _judge(path: Path, header: NpyHeader, expected: tuple[int, ...] | None, limit_bytes: int,
+           max_images: int) -> tuple[int, ...]:
+    """The images' shape (N, *expected) if the header is acceptable; NbqError otherwise."""
+    _check_dtype(path, header.dtype)
+    _check_size(path, header, limit_bytes)
+    shape = _images_shape(path, header.shape, expected)
+    _check_count(path, shape, max_images)
+    return shape
+
+
 def check_file(path: str | Path, expected_shape: tuple[int, ...] | None = None, limit_bytes: int = LIMIT_BYTES,
                max_images: int = MAX_IMAGES) -> NpyHeader:
     """Judge a .npy file from its header alone (no data read); raise NbqError naming the file if refused."""
     p = Path(path)
     with _open(p) as fp:
         header = _parse_header(p, fp)
-    _check_dtype(p, header.dtype)
-    _check_size(p, header, _images_shape(p, header.shape, expected_shape), limit_bytes, max_images)
+    _judge(p, header, expected_shape, limit_bytes, max_images)
     return header
 
 
@@ -149,10 +161,7 @@ def load_images(path: str | Path, expected_shape: tuple[int, ...] | None = None,
     """
     p = Path(path)
     with _open(p) as fp:
-        header = _parse_header(p, fp)
-        _check_dtype(p, header.dtype)
-        shape = _images_shape(p, header.shape, expected_shape)
-        _check_size(p, header, shape, limit_bytes, max_images)
+        shape = _judge(p, _parse_header(p, fp), expected_shape, limit_bytes, max_images)
         fp.seek(0)
         try:
             raw = np.lib.format.read_array(fp, allow_pickle=False)
