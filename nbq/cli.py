@@ -300,8 +300,16 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
                    help="per-layer PE / SIMD / ram_style (the folding.json every project holds, edited)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with nbq's one-line error instead of the usage block (sub-commands inherit the class)."""
+
+    def error(self, message: str):
+        print(error_line("error", f"{message}; see `{self.prog} --help`"), file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nbq",
         description="Compile multiplier-free (power-of-two / binary) networks from ONNX into Vitis HLS "
         "projects for ZCU102 and U280, verified bit-exactly.",

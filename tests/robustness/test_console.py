@@ -154,6 +154,18 @@ def test_piped_output_has_no_colour_codes_even_when_colour_is_allowed(sandbox):
     assert "compiled 8 layers" in out.stdout
 
 
+def test_usage_error_is_one_line_not_the_usage_block(sandbox):
+    out = sandbox.nbq("compile")
+    assert_bad_input(out, "required", "-o/--output", "nbq compile --help")
+
+
+def test_invalid_option_value_with_escape_is_one_line(sandbox):
+    out = sandbox.nbq("compile", str(EXAMPLE), "-o", "proj", "--engine", FORGED)
+    assert_bad_input(out, "--engine", "invalid choice")
+    _no_forged_line(_clean(out))
+    assert not (sandbox.work / "proj").exists()
+
+
 # ------------------------------------------------------------ in process: main's warnings and error line
 
 
