@@ -67,6 +67,7 @@ def _layer_table(graph, title: str):
 def cmd_compile(args: argparse.Namespace) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
+    from rich.text import Text
 
     from nbq.boards import load_board
     from nbq.compile import compile_model
@@ -99,12 +100,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
             files.add_row(cell(f, 2 * 60))
         console.print(files)
     g = result.graph
-    console.print(
-        f"[bold]compiled[/bold] {len(g.layers)} layers, {g.weight_count:,} weights "
+    console.print(Text.assemble(  # Text, not markup: user strings here are not followed by a tag
+        ("compiled", "bold"), f" {len(g.layers)} layers, {g.weight_count:,} weights "
         f"({g.weight_bits / 8 / 1024:,.1f} KiB "
-        f"packed), {len(result.files)} files in {shown(args.output)} for {shown(board.name)} ({shown(board.part)}) "
-        f"in {elapsed:.2f} s"
-    )
+        f"packed), {len(result.files)} files in {visible(args.output)} for {visible(board.name)} "
+        f"({visible(board.part)}) in {elapsed:.2f} s"))
     perf = result.plan
     console.print(f"design: {perf.ii_cycles:,} cycles/image, {perf.frames_per_s:,.0f} frames/s at "
                   f"{perf.clock_mhz:g} MHz; {_usage_line(result.fit)} (estimate; report.html)")

@@ -11,6 +11,7 @@ can forge lines (newline, carriage return, ANSI escapes), reorder text (bidi ove
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import warnings
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ NAME_LIMIT = 200  # characters of one user string in a line
 CELL_LIMIT = 60  # in a table cell, where long names would wrap into many rows
 ERROR_LIMIT = 1000  # the whole error line
 MAX_NOTES = 5
-_MARKER_ROOM = 18  # "…(+1,234,567 chars)"
+_MARKER_ROOM = 24  # "…(+1,234,567,890 chars)"
 
 # control, format (bidi overrides, zero-width), surrogate (undecodable argv bytes), private, unassigned,
 # line / paragraph separators: nothing a name needs, everything a forger uses
@@ -57,10 +58,35 @@ def visible(text: object, limit: int = NAME_LIMIT) -> str:
 
 
 def shown(text: object, limit: int = NAME_LIMIT) -> str:
-    """`visible(text)` escaped for a rich markup string, so ``[bold]`` in a name prints as itself."""
-    from rich.markup import escape
+    """`visible(text)` escaped for a rich markup string, so ``[bold]`` in a name prints as itself.
 
-    return escape(visible(text, limit))
+    For use between tags or before more markup (``f"[bold]{shown(name)}[/bold]"``): trailing backslashes are
+    doubled so they cannot escape the tag that follows. rich.markup.escape is not exact: it drops the
+    backslash of a literal ``\\[`` and of a second trailing backslash.
+    """
+    return _escape_markup(visible(text, limit))
+
+
+_TAG_LIKE = re.compile(r"\[[a-z#/@][^[]*?]")  # what rich.markup reads as a tag (its RE_TAGS)
+
+
+def _escape_markup(text: str) -> str:
+    out: list[str] = []
+    run = 0  # backslashes seen just before the current character
+    for i, ch in enumerate(text):
+        if ch == "\\":
+            run += 1
+            continue
+        if ch == "[":
+            # rich: 2k+1 backslashes before a tag give k backslashes and the tag as text; before any other
+            # "[" it drops exactly one backslash
+            out.append("\\" * (2 * run + 1 if _TAG_LIKE.match(text, i) else run + 1))
+        else:
+            out.append("\\" * run)
+        out.append(ch)
+        run = 0
+    out.append("\\" * (2 * run))
+    return "".join(out)
 
 
 def cell(text: object, limit: int = CELL_LIMIT):

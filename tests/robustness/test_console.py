@@ -12,9 +12,11 @@ import warnings
 import pytest
 from harness import EXAMPLE, Outcome, assert_bad_input
 from hostile_names import renamed_example
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nbq import cli
-from nbq.console import visible
+from nbq.console import shown, visible
 from nbq.errors import NbqError
 
 FORGED = "\n\x1b[32mok\x1b[0m all tests passed"
@@ -206,3 +208,30 @@ def test_error_message_with_control_characters_stays_one_line(monkeypatch, capsy
     assert cli.main(["boards"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("nbq: error: ") and visible(message) in err, repr(err)
+
+
+# ------------------------------------------------------------ the escaping functions themselves
+
+_HOSTILE_TEXT = st.text(alphabet=st.sampled_from(list("ab[]/\\=@#\n\r\t\x1b\x00\x7f\x9b\u202e\u200b\ufeff\u2028\udcff "
+                                                       "éλ中🙂")), max_size=300)
+
+
+@given(text=_HOSTILE_TEXT, limit=st.integers(30, 400))
+@settings(max_examples=300, deadline=None)
+def test_visible_is_one_bounded_line_of_printable_characters(text, limit):
+    import unicodedata
+
+    out = visible(text, limit)
+    assert len(out) <= limit
+    assert all(unicodedata.category(ch)[0] != "C" and ch not in "\u2028\u2029" for ch in out), repr(out)
+    if len(text) <= limit // 5:  # short enough never to be cut (an escape is at most 10 characters for 1)
+        assert "chars)" not in out or "chars)" in text
+
+
+@given(text=_HOSTILE_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_shown_renders_as_exactly_the_visible_text(text):
+    from rich.text import Text
+
+    # as nbq uses it, between tags: never a MarkupError, never a lost or added character
+    assert Text.from_markup(f"[bold]{shown(text)}[/bold]!", emoji=False).plain == visible(text) + "!"
