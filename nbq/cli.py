@@ -73,7 +73,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from nbq.compile import compile_model
 
     board = load_board(args.board)
-    if args.test_input:  # the header now, so a bad file fails before seconds of compiling; its data later
+    if args.test_input is not None:  # the header now, so a bad file fails before seconds of compiling; its data later
         from nbq.inputs import check_file
 
         check_file(args.test_input)

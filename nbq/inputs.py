@@ -48,6 +48,12 @@ def _fail(path: Path, what: str) -> NbqError:
     return NbqError(f"{path}: {what}")
 
 
+def _path(path: str | Path) -> Path:
+    if str(path) == "":  # Path("") is "." and would be reported as a directory
+        raise NbqError("'': empty file name; pass a .npy file written by numpy.save")
+    return Path(path)
+
+
 def _open(path: Path):
     if path.is_dir():
         raise _fail(path, "is a directory; pass a .npy file written by numpy.save")
@@ -117,11 +123,15 @@ def _images_shape(path: Path, shape: tuple[int, ...], expected: tuple[int, ...] 
                 "save images of the model's input shape")
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n >= 2**20 else f"{n / 2**10:,.1f} KiB"
+
+
 def _check_size(path: Path, header: NpyHeader, limit_bytes: int) -> None:
     as_float = header.values * 8
     if as_float > limit_bytes:
-        raise _fail(path, f"declares shape {header.shape}: {as_float / 2**20:,.0f} MiB as float64, more than "
-                    f"nbq loads ({limit_bytes / 2**20:,.0f} MiB); pass fewer images")
+        raise _fail(path, f"declares shape {header.shape}: {_size(as_float)} as float64, more than nbq loads "
+                    f"({_size(limit_bytes)}); pass fewer images")
     if header.data_offset + header.data_bytes > header.file_size:
         raise _fail(path, f"is truncated: its header declares {header.data_bytes:,} bytes of data, the file holds "
                     f"{max(header.file_size - header.data_offset, 0):,}; save the images again")
@@ -146,7 +156,7 @@ def _judge(path: Path, header: NpyHeader, expected: tuple[int, ...] | None, limi
 def check_file(path: str | Path, expected_shape: tuple[int, ...] | None = None, limit_bytes: int = LIMIT_BYTES,
                max_images: int = MAX_IMAGES) -> NpyHeader:
     """Judge a .npy file from its header alone (no data read); raise NbqError naming the file if refused."""
-    p = Path(path)
+    p = _path(path)
     with _open(p) as fp:
         header = _parse_header(p, fp)
     _judge(p, header, expected_shape, limit_bytes, max_images)
@@ -159,7 +169,7 @@ def load_images(path: str | Path, expected_shape: tuple[int, ...] | None = None,
 
     expected_shape: one image's shape as the model takes it (without N); None checks everything but the shape.
     """
-    p = Path(path)
+    p = _path(path)
     with _open(p) as fp:
         shape = _judge(p, _parse_header(p, fp), expected_shape, limit_bytes, max_images)
         fp.seek(0)

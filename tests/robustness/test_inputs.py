@@ -206,6 +206,13 @@ def test_missing_file_is_refused(sandbox, via):
 
 
 @pytest.mark.parametrize("via", VIA)
+def test_empty_file_name_is_refused_not_ignored(sandbox, via):
+    out = _nbq(sandbox, via, "")
+    assert_bad_input(out, "empty file name")
+    assert not (sandbox.work / "proj").exists()
+
+
+@pytest.mark.parametrize("via", VIA)
 def test_fifo_is_refused_without_blocking(sandbox, via):
     sandbox.snapshot()  # before the FIFO: the snapshot reads every file and would block on it
     os.mkfifo(sandbox.work / "x.npy")
@@ -291,3 +298,28 @@ def test_compile_with_test_input_leaves_home_and_tmp_empty(sandbox):
     assert out.code == 0, out.describe()
     for sub in ("home", "tmp"):
         assert list((sandbox.root / sub).iterdir()) == [], f"{sub}/ written by nbq compile"
+
+
+# ------------------------------------------------------------------ the loader in process
+
+
+def test_loader_limit_is_judged_from_the_header(tmp_path):
+    from nbq.errors import NbqError
+    from nbq.inputs import load_images
+
+    path = tmp_path / "x.npy"
+    np.save(path, _images(2))  # 128 values: 1.0 KiB as float64
+    with pytest.raises(NbqError, match=r"x\.npy: declares shape \(2, 1, 8, 8\): 1\.0 KiB .*\(0\.5 KiB\)"):
+        load_images(path, SHAPE, limit_bytes=512)
+    with pytest.raises(NbqError, match=r"holds 2 images, more than nbq takes at once \(1\)"):
+        load_images(path, SHAPE, max_images=1)
+
+
+def test_loader_returns_c_ordered_float64_images_of_the_model_shape(tmp_path):
+    from nbq.inputs import load_images
+
+    x = np.arange(2 * 64, dtype=">i4").reshape(2, 64)  # flattened images, big-endian integers
+    np.save(tmp_path / "x.npy", np.asfortranarray(x))
+    got = load_images(tmp_path / "x.npy", SHAPE)
+    assert got.dtype == np.float64 and got.flags.c_contiguous and got.shape == (2, *SHAPE)
+    assert np.array_equal(got.reshape(2, 64), x.astype(np.float64))
