@@ -53,15 +53,9 @@ def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path) -> C
     """x: float images (N, ...) or one image, or a .npy file of them (checked by nbq.inputs)."""
     graph = lower(model)
     shape = graph.tensors[graph.inputs[0]].shape
-    if isinstance(x, str | Path):
-        from nbq.inputs import load_images
+    from nbq.inputs import check_images, load_images
 
-        x = load_images(x, shape)
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape == shape:
-        x = x[None]
-    if x.shape[1:] != shape:
-        raise NbqError(f"input has shape {x.shape}, the model takes (N, {', '.join(map(str, shape))})")
+    x = load_images(x, shape) if isinstance(x, str | Path) else check_images(x, shape, "input")
     ints = reference.run(graph, x)
     ort_out = run_onnxruntime(model, x, graph.meta["onnx_input"])
     worst = 0.0

@@ -11,7 +11,6 @@ import numpy as np
 
 from nbq import ir, reference
 from nbq.boards import Board
-from nbq.errors import NbqError
 from nbq.frontend.onnx_import import import_onnx
 from nbq.golden import adversarial_inputs
 from nbq.passes import run_passes
@@ -144,10 +143,6 @@ def record_cosim(out_dir: Path, res) -> None:
 
 
 def _check_inputs(graph: ir.Graph, x: np.ndarray) -> np.ndarray:
-    shape = graph.tensors[graph.inputs[0]].shape
-    x = np.asarray(x)
-    if x.ndim == len(shape):
-        x = x[None]
-    if x.shape[1:] != shape and int(np.prod(x.shape[1:])) != int(np.prod(shape)):
-        raise NbqError(f"test inputs have shape {x.shape}, the model takes (N, {', '.join(map(str, shape))})")
-    return x.reshape((x.shape[0],) + shape)
+    from nbq.inputs import check_images  # real, finite, numeric, of the model's shape: as a .npy file is
+
+    return check_images(x, graph.tensors[graph.inputs[0]].shape, "test inputs")

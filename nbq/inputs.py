@@ -44,7 +44,7 @@ class NpyHeader:
         return self.values * self.dtype.itemsize
 
 
-def _fail(path: Path, what: str) -> NbqError:
+def _fail(path: str | Path, what: str) -> NbqError:
     return NbqError(f"{path}: {what}")
 
 
@@ -89,7 +89,7 @@ def _parse_header(path: Path, fp) -> NpyHeader:
                      os.fstat(fp.fileno()).st_size)
 
 
-def _check_dtype(path: Path, dtype: np.dtype) -> None:
+def _check_dtype(path: str | Path, dtype: np.dtype) -> None:
     if dtype.hasobject:
         raise _fail(path, "holds Python objects (pickled data), which nbq never loads; "
                     "save a numeric array, e.g. x.astype(numpy.float32)")
@@ -106,7 +106,7 @@ def _check_dtype(path: Path, dtype: np.dtype) -> None:
         raise _fail(path, f"has dtype {dtype}, which is not a number; save the images as a float array")
 
 
-def _images_shape(path: Path, shape: tuple[int, ...], expected: tuple[int, ...] | None) -> tuple[int, ...]:
+def _images_shape(path: str | Path, shape: tuple[int, ...], expected: tuple[int, ...] | None) -> tuple[int, ...]:
     """(N, *expected) for the declared shape: a batch, one image, or a batch of flattened images."""
     if not shape:
         raise _fail(path, "holds a single number (a 0-d array); save images shaped (N, ...) or one image")
@@ -137,7 +137,7 @@ def _check_size(path: Path, header: NpyHeader, limit_bytes: int) -> None:
                     f"{max(header.file_size - header.data_offset, 0):,}; save the images again")
 
 
-def _check_count(path: Path, shape: tuple[int, ...], max_images: int) -> None:
+def _check_count(path: str | Path, shape: tuple[int, ...], max_images: int) -> None:
     if shape[0] > max_images:
         raise _fail(path, f"holds {shape[0]:,} images, more than nbq takes at once ({max_images:,}); "
                     "split them into several files")
@@ -179,12 +179,26 @@ def load_images(path: str | Path, expected_shape: tuple[int, ...] | None = None,
             raise _fail(p, "does not fit in memory; pass fewer images") from None
         except Exception:  # the header promised more than the data holds, or the read failed
             raise _fail(p, "could not be read to the end (truncated or damaged); save the images again") from None
+    return _finite_float(p, raw).reshape(shape)
+
+
+def check_images(x: np.ndarray, expected_shape: tuple[int, ...], source: str = "test inputs",
+                 max_images: int = MAX_IMAGES) -> np.ndarray:
+    """An in-memory array judged like a file (`source` names it in the message) -> float64 (N, *expected)."""
+    x = np.asarray(x)
+    _check_dtype(source, x.dtype)
+    shape = _images_shape(source, tuple(x.shape), expected_shape)
+    _check_count(source, shape, max_images)
+    return _finite_float(source, x).reshape(shape)
+
+
+def _finite_float(source: str | Path, raw: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):  # float128 beyond float64's range becomes inf, refused just below
         x = np.ascontiguousarray(raw, dtype=np.float64)
     finite = np.isfinite(x)
     if not finite.all():
         bad = np.argwhere(~finite)
-        first = tuple(int(i) for i in bad[0])
-        raise _fail(p, f"holds {len(bad):,} NaN or infinite values (first at index {list(first)}); "
+        first = [int(i) for i in bad[0]]
+        raise _fail(source, f"holds {len(bad):,} NaN or infinite values (first at index {first}); "
                     "replace them with finite numbers")
-    return x.reshape(shape)
+    return x
