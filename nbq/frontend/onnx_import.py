@@ -17,6 +17,7 @@ from nbq import ir
 from nbq.errors import NbqError, UnsupportedModelError
 from nbq.formats import is_power_of_two
 from nbq.frontend.complex_fusion import fuse_complex_convs
+from nbq.frontend.names import check_names
 from nbq.frontend.values import Const, FloatIn, IntVal, Pending, Quantized, Value
 from nbq.frontend.weights import classify_weights, describe_non_exact
 
@@ -58,7 +59,9 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
 
 def import_onnx(path: str | Path) -> ir.Graph:
     """Load an ONNX file and lower it to an (unoptimised) nbq IR graph."""
-    model, fused = fuse_complex_convs(load_onnx(path))
+    model = load_onnx(path)
+    check_names(model, path)
+    model, fused = fuse_complex_convs(model)
     graph = _Importer(model, str(path)).run()
     graph.meta["fused_complex_convs"] = fused
     return graph

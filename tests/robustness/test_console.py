@@ -98,6 +98,17 @@ def test_estimate_bidi_override_and_zero_width_are_spelled_out(sandbox):
     assert "fc\\u202eevil\\u200b\\ufeff" in out.stdout, out.describe()
 
 
+@pytest.mark.parametrize("command", ["estimate", "compile"])
+def test_non_utf8_onnx_names_are_refused_in_one_line(sandbox, command):
+    model = renamed_example(sandbox.work / "m.onnx", "Q" * 9)
+    model.write_bytes(model.read_bytes().replace(b"Q" * 9, b"\xff\xfe\x1b[31mok"))  # same length; protobuf: bytes
+    sandbox.snapshot()
+    out = sandbox.nbq(command, "m.onnx", *(["-o", "proj"] if command == "compile" else []))
+    assert_bad_input(out, "m.onnx", "not valid UTF-8", "\\xff\\xfe\\x1b[31mok")
+    _clean(out)
+    assert sandbox.changed() == []
+
+
 def test_estimate_json_keeps_hostile_names_escaped(sandbox):
     model = renamed_example(sandbox.work / "m.onnx", FORGED)
     out = sandbox.nbq("estimate", model.name, "--json")
