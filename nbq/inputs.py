@@ -85,6 +85,9 @@ def _parse_header(path: Path, fp) -> NpyHeader:
         raise
     except Exception:  # numpy raises ValueError / SyntaxError / TypeError on a damaged header
         raise _fail(path, "has a damaged .npy header; save the images again with numpy.save") from None
+    if any(int(d) < 0 for d in shape):
+        raise _fail(path, f"has a damaged .npy header (negative dimension in shape {tuple(shape)}); "
+                    "save the images again with numpy.save")
     return NpyHeader(tuple(int(d) for d in shape), np.dtype(dtype), bool(fortran_order), fp.tell(),
                      os.fstat(fp.fileno()).st_size)
 

@@ -183,6 +183,12 @@ def test_damaged_header_is_refused(sandbox, via):
 
 
 @pytest.mark.parametrize("via", VIA)
+def test_negative_dimension_in_header_is_refused(sandbox, via):
+    _raw_npy(sandbox.work / "x.npy", {"descr": "<f4", "fortran_order": False, "shape": (-1, 1, 8, 8)}, b"\0" * 256)
+    _refused(sandbox, via, "negative dimension")
+
+
+@pytest.mark.parametrize("via", VIA)
 def test_text_file_is_refused(sandbox, via):
     (sandbox.work / "x.npy").write_text("0.1, 0.2, 0.3\n")
     _refused(sandbox, via, "not a .npy file")
