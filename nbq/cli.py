@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from nbq.console import cell, error_line, shown, visible
 from nbq.errors import NbqError, ToolFailure
 from nbq.plan.budget import parse_budget
 
@@ -17,12 +18,9 @@ WAVES_DEFAULT_IMAGES = 8
 
 
 def _console():
-    from rich.console import Console
+    from nbq.console import make_console
 
-    console = Console(highlight=False)
-    if not console.is_terminal:  # logs and pipes: don't squeeze tables into 80 columns
-        console.width = 160
-    return console
+    return make_console()
 
 
 # ------------------------------------------------------------------ boards
@@ -38,7 +36,7 @@ def cmd_boards(args: argparse.Namespace) -> int:
         table.add_column(col)
     for b in known_boards():
         r = b.resources
-        table.add_row(b.name, b.part, b.platform, f"{b.clock_mhz:g} MHz", b.flow,
+        table.add_row(cell(b.name), cell(b.part), cell(b.platform), f"{b.clock_mhz:g} MHz", cell(b.flow),
                       *(f"{r.get(k, 0):,}" for k in ("lut", "ff", "dsp", "bram36", "uram")))
     _console().print(table)
     return EXIT_OK
@@ -52,7 +50,7 @@ def _layer_table(graph, title: str):
 
     from nbq import ir
 
-    table = Table(title=title)
+    table = Table(title=cell(title, 2 * 60))
     for col in ("layer", "op", "input", "output", "weights", "weight bits", "out type"):
         table.add_column(col)
     for layer in graph.layers:
@@ -61,7 +59,7 @@ def _layer_table(graph, title: str):
             wfmt, wbits = layer.weights.format_str, f"{layer.weights.ints.size * layer.weights.bits:,}"
         else:
             wfmt, wbits = "", ""
-        table.add_row(layer.name, layer.op, "×".join(map(str, src.shape)), "×".join(map(str, dst.shape)),
+        table.add_row(cell(layer.name), layer.op, "×".join(map(str, src.shape)), "×".join(map(str, dst.shape)),
                       wfmt, wbits, dst.type_str())
     return table
 
@@ -69,41 +67,45 @@ def _layer_table(graph, title: str):
 def cmd_compile(args: argparse.Namespace) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
+    from rich.text import Text
 
     from nbq.boards import load_board
     from nbq.compile import compile_model
 
     board = load_board(args.board)
-    test_inputs = _load_npy(args.test_input) if args.test_input else None
+    if args.test_input is not None:  # the header now, so a bad file fails before seconds of compiling; its data later
+        from nbq.inputs import check_file
+
+        check_file(args.test_input)
     console = _console()
     start = time.perf_counter()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
                   console=console, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("starting", total=None)
 
-        def step(msg: str) -> None:
-            progress.update(task, description=msg)
+        def step(msg: str) -> None:  # messages hold layer and board names: never markup
+            progress.update(task, description=visible(msg))
             if not args.quiet:
-                console.log(msg)
+                console.log(visible(msg), markup=False)
 
-        result = compile_model(args.model, board, args.output, test_inputs=test_inputs, csim=args.csim,
+        result = compile_model(args.model, board, args.output, test_inputs=args.test_input, csim=args.csim,
                                progress=step, engine=args.engine, rtl=args.rtl, cosim=args.cosim,
                                fps=args.fps, budget=parse_budget(args.budget), folding=args.folding,
                                max_memory=_max_memory(args))
     elapsed = time.perf_counter() - start
     if not args.quiet:
         console.print(_layer_table(result.graph, f"{Path(args.model).name} → {board.name}"))
-        files = Table(title=f"Generated project: {args.output}")
+        files = Table(title=cell(f"Generated project: {args.output}", 2 * 60))
         files.add_column("file")
         for f in result.files:
-            files.add_row(str(f))
+            files.add_row(cell(f, 2 * 60))
         console.print(files)
     g = result.graph
-    console.print(
-        f"[bold]compiled[/bold] {len(g.layers)} layers, {g.weight_count:,} weights "
+    console.print(Text.assemble(  # Text, not markup: user strings here are not followed by a tag
+        ("compiled", "bold"), f" {len(g.layers)} layers, {g.weight_count:,} weights "
         f"({g.weight_bits / 8 / 1024:,.1f} KiB "
-        f"packed), {len(result.files)} files in {args.output} for {board.name} ({board.part}) in {elapsed:.2f} s"
-    )
+        f"packed), {len(result.files)} files in {visible(args.output)} for {visible(board.name)} "
+        f"({visible(board.part)}) in {elapsed:.2f} s"))
     perf = result.plan
     console.print(f"design: {perf.ii_cycles:,} cycles/image, {perf.frames_per_s:,.0f} frames/s at "
                   f"{perf.clock_mhz:g} MHz; {_usage_line(result.fit)} (estimate; report.html)")
@@ -138,13 +140,14 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=1, sort_keys=True))
         return EXIT_OK
     console = _console()
-    table = Table(title=f"{Path(args.model).name} on {board.name}: estimate (nbq model calibrated on Yosys)")
+    table = Table(title=cell(f"{Path(args.model).name} on {board.name}: estimate (nbq model calibrated on Yosys)",
+                             3 * 60))
     for col in ("layer", "op", "engine", "PE×SIMD", "cycles", "ROM", "LUT", "FF", "DSP", "BRAM36", "URAM"):
         table.add_column(col, justify="right" if col in ("cycles", "LUT", "FF", "DSP", "BRAM36", "URAM") else "left")
     for la in data["layers"]:
         res = la["resources"] or {}
         rom = la.get("rom")
-        table.add_row(la["name"], la["op"], la.get("engine", ""),
+        table.add_row(cell(la["name"]), la["op"], la.get("engine", ""),
                       f"{la['pe']}×{la['simd']}" if "pe" in la else "", f"{la['cycles']:,}",
                       f"{rom['depth']}×{rom['width']} {rom['memory']}" if rom else "",
                       *(f"{res.get(k, 0):,.0f}" if k != "bram36" else f"{res.get(k, 0):,.1f}"
@@ -159,7 +162,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     totals.add_row("use", *(f"{100 * data['usage'][k]:.1f} %" if data["usage"][k] is not None else "-" for k in keys))
     console.print(totals)
     p = data["performance"]
-    console.print(f"{p['ii_cycles']:,} cycles/image (slowest: {p['slowest']}), {p['frames_per_s']:,.0f} frames/s, "
+    console.print(f"{p['ii_cycles']:,} cycles/image (slowest: {visible(p['slowest'])}), "
+                  f"{p['frames_per_s']:,.0f} frames/s, "
                   f"{p['gops']:,.1f} GOP/s at {p['clock_mhz']:g} MHz ({data['mode']})", markup=False)
     return EXIT_OK
 
@@ -177,15 +181,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     write_report(out, data)
     console = _console()
     keys = ("lut", "ff", "dsp", "bram36", "uram")
-    console.print(f"{data['model']} on {data['board']}: {data['performance']['ii_cycles']:,} cycles/image, "
+    console.print(f"{visible(data['model'])} on {visible(data['board'])}: "
+                  f"{data['performance']['ii_cycles']:,} cycles/image, "
                   f"{data['performance']['frames_per_s']:,.0f} frames/s", markup=False)
     console.print("nbq estimate: " + ", ".join(f"{k} {data['total'][k]:,.0f}" for k in keys), markup=False)
     if not measured:
         console.print("no Vitis HLS csynth.xml or Vivado utilization report in the project yet "
                       "(run `nbq build OUT --target csynth`, then `nbq report OUT` again)")
     for source, res in measured.items():
-        console.print(f"{source}: " + ", ".join(f"{k} {res.get(k, 0):,.0f}" for k in keys), markup=False)
-    console.print(f"written: {out / 'report.html'}", markup=False)
+        console.print(f"{visible(source)}: " + ", ".join(f"{k} {res.get(k, 0):,.0f}" for k in keys), markup=False)
+    console.print(f"written: {visible(out / 'report.html')}", markup=False)
     return EXIT_OK
 
 
@@ -196,19 +201,20 @@ def _report_csim(console, res) -> int:
         return EXIT_OK
     console.print(f"[red]C-simulation: FAIL[/red] — {res.mismatches} mismatching values over {res.images} images")
     for problem in res.problems:
-        console.print(f"  {problem}")
+        console.print(f"  {visible(problem)}", markup=False)
     for line in res.first_mismatches[:20]:
-        console.print(f"  {line}")
+        console.print(f"  {visible(line)}", markup=False)
     return EXIT_FAIL
 
 
 def _report_cosim(console, res) -> int:
     color = "green" if res.passed else "red"
-    console.print(f"[{color}]RTL co-simulation: {res.summary()}[/{color}]")
+    console.print(f"[{color}]RTL co-simulation: {shown(res.summary(), 1000)}[/{color}]")
     if res.waves is not None and Path(res.waves).is_file():
-        console.print(f"waveforms: {res.waves} ({Path(res.waves).stat().st_size / 2**20:,.1f} MiB, VCD)")
+        console.print(f"waveforms: {visible(res.waves)} ({Path(res.waves).stat().st_size / 2**20:,.1f} MiB, VCD)",
+                      markup=False)
     for line in getattr(res, "first_mismatches", [])[:20]:
-        console.print(f"  {line}")
+        console.print(f"  {visible(line)}", markup=False)
     return EXIT_OK if res.passed else EXIT_FAIL
 
 
@@ -226,7 +232,7 @@ def cmd_cosim(args: argparse.Namespace) -> int:
         raise NbqError(f"--images must be at least 1, got {images}")
     with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
         result = run_cosim(out, waves=args.waves, max_images=images,
-                           progress=lambda msg: (status.update(msg), console.log(msg)))
+                           progress=lambda msg: (status.update(cell(msg)), console.log(visible(msg), markup=False)))
     if images is None:  # a verdict over every golden image goes into the report
         from nbq.compile import record_cosim
 
@@ -262,32 +268,21 @@ def cmd_build(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------- run
 
 
-def _load_npy(path: str):
-    import numpy as np
-
-    p = Path(path)
-    if not p.is_file():
-        raise NbqError(f"{p}: no such file")
-    try:
-        return np.load(p, allow_pickle=False)
-    except Exception:
-        raise NbqError(f"{p}: not a .npy array file") from None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from nbq.compare import compare_with_onnxruntime
+    from nbq.inputs import check_file
 
-    x = _load_npy(args.input)
-    report = compare_with_onnxruntime(args.model, x, max_memory=_max_memory(args))
+    check_file(args.input)  # the header before the model is lowered; the shape once the model is known
+    report = compare_with_onnxruntime(args.model, args.input, max_memory=_max_memory(args))
     console = _console()
     np.set_printoptions(linewidth=120, threshold=200)
     for name, values in report.outputs_int.items():
         scale = report.scales[name]
-        console.print(f"[bold]{name}[/bold] integers (scale {scale:g}), shape {values.shape}:")
-        console.print(str(values))
-        console.print(f"  argmax: {values.reshape(values.shape[0], -1).argmax(axis=1).tolist()}")
+        console.print(f"[bold]{shown(name)}[/bold] integers (scale {scale:g}), shape {values.shape}:")
+        console.print(str(values), markup=False)
+        console.print(f"  argmax: {values.reshape(values.shape[0], -1).argmax(axis=1).tolist()}", markup=False)
     verdict = "[green]within one step[/green]" if report.max_steps <= 1.0 else "[red]MORE than one step[/red]"
     console.print(f"ONNX Runtime (float graph) vs nbq reference: largest deviation {report.max_steps:.3f} "
                   f"quantization steps — {verdict}")
@@ -320,8 +315,16 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
     _add_memory_option(p)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with nbq's one-line error instead of the usage block (sub-commands inherit the class)."""
+
+    def error(self, message: str):
+        print(error_line("error", f"{message}; see `{self.prog} --help`"), file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nbq",
         description="Compile multiplier-free (power-of-two / binary) networks from ONNX into Vitis HLS "
         "projects for ZCU102 and U280, verified bit-exactly.",
@@ -341,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="power-of-two layers on shift-add SVPE arrays (no DSP) or on the 16-bit multiplier VPE "
                         "baseline; binary layers always use XNOR-popcount [svpe]")
     p.add_argument("--test-input", metavar="X.npy",
-                   help="float images (N, ...) for the testbench golden vectors [random + adversarial]")
+                   help="images (N, ...) or one image for the testbench golden vectors, a .npy file; "
+                        "integer / bool arrays are taken as floats; complex, NaN / inf, object or string arrays "
+                        "are refused; at most 4096 images [random + adversarial]")
     _add_design_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final summary line")
     p.set_defaults(func=cmd_compile)
@@ -391,7 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the bit-exact integer reference on inputs and compare the float "
                        "graph in ONNX Runtime, reporting the largest deviation in quantization steps.")
     p.add_argument("model", help="the .onnx file")
-    p.add_argument("--input", required=True, metavar="X.npy", help="float inputs, (N, ...) or one image")
+    p.add_argument("--input", required=True, metavar="X.npy",
+                   help="images (N, ...) or one image, a .npy file; integer / bool arrays are taken as floats; "
+                        "complex, NaN / inf, object or string arrays are refused; at most 4096 images")
     _add_memory_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -416,12 +423,25 @@ def _add_train(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from nbq.console import captured_warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if os.environ.get("NBQ_DEBUG"):  # warnings and tracebacks as Python prints them
+        return args.func(args)
+    with captured_warnings() as caught:  # stderr of a failing run is its one error line
+        code = _run(args)
+    if code in (EXIT_OK, EXIT_FAIL):
+        for line in caught.notes():
+            print(line, file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except NbqError as exc:
-        print(f"nbq: error: {exc}", file=sys.stderr)
+        print(error_line("error", exc), file=sys.stderr)
         return EXIT_ERROR
     except ToolFailure as exc:  # a tool could not build what nbq generated: nbq's bug, not the design's
         print(f"nbq: error: {exc}", file=sys.stderr)
@@ -433,12 +453,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nbq: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug in nbq: one line unless asked for the traceback
-        if os.environ.get("NBQ_DEBUG"):
-            raise
-        print(f"nbq: internal error: {type(exc).__name__}: {exc} (set NBQ_DEBUG=1 for a traceback; "
-              "please report it)", file=sys.stderr)
-        return EXIT_INTERNAL
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal(exc)
+        # a path the user gave, or the output folder: too long, unreadable, not writable, disk full
+        print(error_line("error", f"{exc.filename}: {exc.strerror or exc}; check the path and its permissions"),
+              file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:
+        return _internal(exc)
+
+
+def _internal(exc: Exception) -> int:
+    """A bug in nbq: one line unless asked for the traceback (NBQ_DEBUG)."""
+    print(error_line("internal error", f"{type(exc).__name__}: {exc}") + " (set NBQ_DEBUG=1 for a traceback; "
+          "please report it)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

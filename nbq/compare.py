@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,25 +21,45 @@ class Comparison:
     max_steps: float  # largest |ref * scale - ort| / scale over every output
 
 
+def _import_onnxruntime():
+    # ORT >= 1.2x starts telemetry when imported, writing ~/.cache/Microsoft/DeveloperTools/.onnxruntime/
+    # (deviceid, onnxruntime.db) and $TMPDIR/.ses; this variable, read at import, stops all of it, and nbq
+    # writes nothing outside its output folder
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    import onnxruntime as ort
+
+    return ort
+
+
 def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str) -> list[np.ndarray]:
     """The float graph as written: graph optimisations off, so QDQ is not fused into integer kernels."""
-    import onnxruntime as ort
+    ort = _import_onnxruntime()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {input_name: x.astype(np.float32)})
+    options.log_severity_level = 4  # fatal only: ORT's own log lines would break the one-line error rule
+    try:
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        return session.run(None, {input_name: x.astype(np.float32)})
+    except Exception as exc:  # ORT rejects a model nbq accepts: say so instead of crashing
+        if not type(exc).__module__.startswith("onnxruntime"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NbqError(f"{model}: ONNX Runtime cannot run the model: {first}; `nbq compile` does not need "
+                       "ONNX Runtime, only `nbq run` does") from None
 
 
-def compare_with_onnxruntime(model: str | Path, x: np.ndarray, max_memory: int | None = None) -> Comparison:
-    x = np.asarray(x, dtype=np.float64)
-    graph = lower(model, max_memory, images=max(x.shape[0], 1) if x.ndim else 1)
-    shape = graph.tensors[graph.inputs[0]].shape
-    if x.shape == shape:
-        x = x[None]
-    if x.shape[1:] != shape:
-        raise NbqError(f"input has shape {x.shape}, the model takes (N, {', '.join(map(str, shape))})")
+def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_memory: int | None = None
+                             ) -> Comparison:
+    """x: float images (N, ...) or one image, or a .npy file of them (checked by nbq.inputs)."""
+    from nbq.inputs import check_images, load_images
+
+    source = "input"
+    if isinstance(x, str | Path):  # read (bounded by nbq.inputs) before the model: the guard counts the images
+        source, x = str(x), load_images(x)
+    images = max(int(np.shape(x)[0]), 1) if np.ndim(x) else 1
+    graph = lower(model, max_memory, images=images)
+    x = check_images(x, graph.tensors[graph.inputs[0]].shape, source)
     ints = reference.run(graph, x)
     ort_out = run_onnxruntime(model, x, graph.meta["onnx_input"])
     worst = 0.0

@@ -11,7 +11,6 @@ import numpy as np
 
 from nbq import guard, ir, reference
 from nbq.boards import Board
-from nbq.errors import NbqError
 from nbq.frontend.onnx_import import import_onnx
 from nbq.golden import adversarial_inputs
 from nbq.passes import run_passes
@@ -75,7 +74,7 @@ def compile_model(
     model: str | Path,
     board: Board,
     out_dir: str | Path,
-    test_inputs: np.ndarray | None = None,
+    test_inputs: np.ndarray | str | Path | None = None,
     csim: bool = False,
     progress: Progress | None = None,
     rtl: bool = False,
@@ -88,8 +87,8 @@ def compile_model(
 ) -> CompileResult:
     """Compile an ONNX model into a Vitis HLS project for `board`.
 
-    test_inputs: float images (N, ...) for the testbench's golden vectors;
-    default: random and adversarial integer inputs.
+    test_inputs: float images (N, ...) for the testbench's golden vectors, or a .npy file of them (checked by
+    nbq.inputs); default: random and adversarial integer inputs.
     rtl: also write the streaming SystemVerilog network into out_dir/rtl (cosim implies it).
     engine: "svpe" (shift-add, no DSP) or "vpe" (16-bit multipliers) for power-of-two layers.
     fps / budget / folding: see `design` (default: maximum throughput within the board's budget).
@@ -99,7 +98,12 @@ def compile_model(
     from nbq.backends.hls.outputs import check_project_target
 
     check_project_target(out_dir, model)  # before the work: a folder nbq will refuse fails fast
-    images = len(test_inputs) if test_inputs is not None else None
+    source = "test inputs"
+    if isinstance(test_inputs, str | Path):  # a .npy file: checked and read (bounded by nbq.inputs) up front
+        from nbq.inputs import load_images
+
+        source, test_inputs = str(test_inputs), load_images(test_inputs)
+    images = _image_count(test_inputs) if test_inputs is not None else None
     fit = design(model, board, engine, fps, budget, folding, step, max_memory, golden_images=images)
     plan = fit.plan
     graph = plan.graph
@@ -107,7 +111,7 @@ def compile_model(
     if test_inputs is None:
         x_int = adversarial_inputs(graph)
     else:
-        x_int = reference.quantize_input(graph, _check_inputs(graph, test_inputs))
+        x_int = reference.quantize_input(graph, _check_inputs(graph, test_inputs, source))
     golden = reference.run_int(graph, x_int)
     step("writing the HLS project")
     from nbq.backends.hls import write_hls_project  # after the import so model errors come first
@@ -158,11 +162,12 @@ def record_cosim(out_dir: Path, res) -> None:
         "frames_per_s": round(float(res.frames_per_s), 1)})
 
 
-def _check_inputs(graph: ir.Graph, x: np.ndarray) -> np.ndarray:
-    shape = graph.tensors[graph.inputs[0]].shape
-    x = np.asarray(x)
-    if x.ndim == len(shape):
-        x = x[None]
-    if x.shape[1:] != shape and int(np.prod(x.shape[1:])) != int(np.prod(shape)):
-        raise NbqError(f"test inputs have shape {x.shape}, the model takes (N, {', '.join(map(str, shape))})")
-    return x.reshape((x.shape[0],) + shape)
+def _image_count(x) -> int:
+    """Images in `x` for the memory guard, before the model's input shape is known: at most its first axis."""
+    return max(int(np.shape(x)[0]), 1) if np.ndim(x) else 1
+
+
+def _check_inputs(graph: ir.Graph, x: np.ndarray, source: str = "test inputs") -> np.ndarray:
+    from nbq.inputs import check_images  # real, finite, numeric, of the model's shape: as a .npy file is
+
+    return check_images(x, graph.tensors[graph.inputs[0]].shape, source)

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from nbq.console import visible
 from nbq.errors import NbqError
 
 BINARY_BY_DEFAULT = ("cnv", "bcnn", "binarynet")
@@ -92,7 +93,7 @@ def run_train(ns: argparse.Namespace) -> int:
     Path(out).with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     mode = "" if not efficient else ", " + _training_mode(ns)
     print(f"{ns.model} ({kind}{mode}) on {ns.dataset}: test accuracy {result.test_accuracy:.2f}% "
-          f"in {result.seconds:.1f}s -> {out}")
+          f"in {result.seconds:.1f}s -> {visible(out)}")
     return 0
 
 
