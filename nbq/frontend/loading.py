@@ -221,8 +221,11 @@ def check_text_fields(message, source: str, where: str = "model") -> None:
     for field, value in message.ListFields():
         values = value if field.is_repeated else [value]
         if field.type == field.TYPE_STRING:
-            if any(not isinstance(v, str) for v in values):
-                raise NbqError(f"{source}: {where}.{field.name} is not valid UTF-8 text; fix the exporter")
+            for i, v in enumerate(values):
+                if not isinstance(v, str):
+                    at = f"{where}.{field.name}" + (f"[{i}]" if field.is_repeated else "")
+                    raise NbqError(f"{source}: {at} '{repr(bytes(v))[2:-1]}' is not valid UTF-8 text; "
+                                   "fix the exporter")
         elif field.type == field.TYPE_MESSAGE:
             for i, v in enumerate(values):
                 check_text_fields(v, source, f"{where}.{field.name}" + (f"[{i}]" if len(values) > 1 else ""))

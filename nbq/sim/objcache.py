@@ -9,7 +9,8 @@ build folder, or cocotb's verilator.cpp, which includes the design's Vtop.h)
 are always compiled.
 
 Usage (what make runs): python objcache.py c++ <flags> -c -o out.o src.cpp
-Cache folder: $NBQ_OBJCACHE_DIR, else ~/.cache/nbq/verilator-objs.
+Cache folder: $NBQ_OBJCACHE_DIR, else ~/.cache/nbq/verilator-objs; NBQ_OBJCACHE_DIR=off compiles
+everything and writes no cache.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def main(argv: list[str]) -> int:
         print("usage: objcache.py COMPILER ARGS...", file=sys.stderr)
         return 2
     src = _cacheable_source(argv)
-    if src is None or not src.is_file():
+    if src is None or not src.is_file() or os.environ.get("NBQ_OBJCACHE_DIR") == "off":
         return subprocess.call(argv)
     out = _output(argv, src)
     cached = cache_dir() / (_key(argv, src) + ".o")
