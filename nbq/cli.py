@@ -444,11 +444,11 @@ def _run(args: argparse.Namespace) -> int:
         print(error_line("error", exc), file=sys.stderr)
         return EXIT_ERROR
     except ToolFailure as exc:  # a tool could not build what nbq generated: nbq's bug, not the design's
-        print(f"nbq: error: {exc}", file=sys.stderr)
+        print(error_line("internal error", exc), file=sys.stderr)
         return EXIT_INTERNAL
     except MemoryError:  # the guard's estimate (nbq.guard) passed, yet the machine ran out
-        print("nbq: error: out of memory: this model needs more memory than is available; free memory, or lower "
-              "--max-memory to have nbq refuse such models up front", file=sys.stderr)
+        print(error_line("error", "out of memory: this model needs more memory than is available; free memory, "
+                         "or lower --max-memory to have nbq refuse such models up front"), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("nbq: interrupted", file=sys.stderr)

@@ -58,7 +58,7 @@ def test_broken_generated_source_is_a_build_failure_not_a_verdict(sandbox, built
     assert out.code == 3, out.describe()
     assert "FAIL" not in out.stdout + out.stderr and "Traceback" not in out.stderr
     lines = out.error_lines
-    assert len(lines) == 1 and lines[0].startswith("nbq: error: "), out.describe()
+    assert len(lines) == 1 and lines[0].startswith("nbq: internal error: "), out.describe()
     assert "C-simulation build failed" in lines[0] and "nbq_missing_header.h" in lines[0]
     assert "error:" in lines[0]  # the compiler's own diagnostic
     assert "csim_build/build.log" in lines[0] and (proj / "csim_build" / "build.log").is_file()
@@ -173,7 +173,7 @@ def test_broken_rtl_is_a_cosim_build_failure_not_a_verdict(sandbox):
     assert out.code == 3, out.describe()
     assert "FAIL" not in out.stdout + out.stderr and "Traceback" not in out.stderr
     lines = out.error_lines
-    assert len(lines) == 1 and lines[0].startswith("nbq: error: "), out.describe()
+    assert len(lines) == 1 and lines[0].startswith("nbq: internal error: "), out.describe()
     assert "Verilator build of nbq_top failed" in lines[0] and "%Error" in lines[0] and "nbq_top.sv" in lines[0]
     assert "build.log" in lines[0]
     assert sandbox.changed(allowed=("work/proj/rtl/sim_build", "home/.cache")) == []
