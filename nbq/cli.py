@@ -70,13 +70,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from nbq.boards import load_board
-    from nbq.compile import compile_model
 
-    board = load_board(args.board)
+    board = load_board(args.board)  # before the compiler's (slow) imports: a bad board fails at once
     if args.test_input is not None:  # the header now, so a bad file fails before seconds of compiling; its data later
         from nbq.inputs import check_file
 
         check_file(args.test_input)
+    from nbq.compile import compile_model
     console = _console()
     start = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
@@ -129,10 +129,11 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from nbq.boards import load_board
+
+    board = load_board(args.board)  # before the compiler's (slow) imports: a bad board fails at once
     from nbq.compile import design
     from nbq.estimate.report import report_data
 
-    board = load_board(args.board)
     fit = design(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding,
                  max_memory=_max_memory(args))
     data = report_data(fit, Path(args.model).name)
