@@ -259,8 +259,9 @@ def mutated_board(data) -> tuple[str, list[str]]:
 def unescaped_payloads(project: Path) -> list[str]:
     """Generated files holding a hostile name (or a terminal control character) as it was given.
 
-    JSON only has to stay valid JSON (its encoder escapes); HTML only has to escape markup; every other
-    file (C++, TCL, Make, cfg, SystemVerilog, Python, Markdown) must not hold any hostile name raw."""
+    JSON only has to stay valid JSON (its encoder escapes); HTML only has to escape markup; Markdown also
+    table pipes, line breaks and code spans; every other file (C++, TCL, Make, cfg, SystemVerilog, Python)
+    must not hold any hostile name raw."""
     found = []
     for path in sorted(p for p in project.rglob("*") if p.is_file() and not p.is_symlink()):
         blob = path.read_bytes()
@@ -273,9 +274,13 @@ def unescaped_payloads(project: Path) -> list[str]:
             except ValueError:
                 found.append(rel)
             continue
-        payloads = [h for h in HOSTILE_NAMES if "<" in h] if path.suffix == ".html" else HOSTILE_NAMES
-        if any(h.encode() in blob for h in payloads) or b"\x1b" in blob:
-            found.append(rel)
+        active = {".html": "<", ".md": "<|\n`"}.get(path.suffix)  # what markup and tables act on
+        payloads = HOSTILE_NAMES if active is None else [h for h in HOSTILE_NAMES if any(c in h for c in active)]
+        for needle in [h.encode() for h in payloads] + [b"\x1b"]:
+            at = blob.find(needle)
+            if at >= 0:
+                found.append(f"{rel}: {blob[max(0, at - 40):at + len(needle) + 20]!r}")
+                break
     return found
 
 
