@@ -118,8 +118,9 @@ def _mutate_initializer(model: onnx.ModelProto, data) -> str:
     elif how == "empty":
         new = numpy_helper.from_array(np.zeros((0,), arr.dtype), init.name)
     elif how == "dtype":
-        new = numpy_helper.from_array(arr.astype(data.draw(st.sampled_from([np.float64, np.int64, np.float16]))),
-                                      init.name)
+        with np.errstate(all="ignore"):  # NaN -> int64 is the point of the mutation
+            cast = arr.astype(data.draw(st.sampled_from([np.float64, np.int64, np.float16])))
+        new = numpy_helper.from_array(cast, init.name)
     else:
         new = onnx.TensorProto()
         new.CopyFrom(init)
