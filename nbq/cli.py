@@ -101,6 +101,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
             files.add_row(cell(f, 2 * 60))
         console.print(files)
     g = result.graph
+    for note in [] if args.quiet else g.meta.get("import_notes", []):
+        console.print(f"note: {visible(note)}", markup=False)
     console.print(Text.assemble(  # Text, not markup: user strings here are not followed by a tag
         ("compiled", "bold"), f" {len(g.layers)} layers, {g.weight_count:,} weights "
         f"({g.weight_bits / 8 / 1024:,.1f} KiB "

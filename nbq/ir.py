@@ -140,8 +140,9 @@ class Dense(Layer):
 class AffineQuant(Layer):
     """Float per-channel affine + clamp + quantizer, as written in the ONNX graph.
 
-    out = clip(rint(clip(a*x + b, clamp_lo, clamp_hi) / out_scale), qmin, qmax)
-    (a, b per channel along axis 0 of the logical shape).  For ``sign`` the
+    out = clip(R(clip(a*x + b, clamp_lo, clamp_hi) / out_scale), qmin, qmax)
+    (a, b per channel along axis 0 of the logical shape; R = rint, or the QONNX
+    rounding mode `rounding`, see nbq.rounding).  For ``sign`` the
     output is +1 where a*x + b >= 0 and -1 elsewhere.  The threshold pass
     replaces every AffineQuant with a Threshold layer.
     """
@@ -154,6 +155,7 @@ class AffineQuant(Layer):
     qmin: int = 0
     qmax: int = 255
     sign: bool = False
+    rounding: str = "ROUND"  # a key of nbq.rounding.ROUNDING
     op = "AffineQuant"
 
 

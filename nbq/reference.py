@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from nbq import ir
-from nbq.formats import quantize
+from nbq.formats import quantize, saturate
+from nbq.rounding import round_with
 
 _EXACT_FLOAT = 2**52
 _EXACT_FLOAT32 = 2**23
@@ -112,6 +113,8 @@ def affine_quant_float(layer: ir.AffineQuant, x: np.ndarray) -> np.ndarray:
     if layer.sign:
         return np.where(y >= 0, 1, -1).astype(np.int64)
     y = np.clip(y, layer.clamp_lo, layer.clamp_hi)
+    if layer.rounding != "ROUND":
+        return saturate(round_with(y / layer.out_scale, layer.rounding), layer.qmin, layer.qmax).astype(np.int64)
     return quantize(y, layer.out_scale, layer.qmin, layer.qmax)
 
 

@@ -15,6 +15,7 @@ from onnx import TensorProto, external_data_helper
 
 from nbq import guard
 from nbq.errors import NbqError
+from nbq.frontend.qonnx_ops import is_qonnx_node
 
 # docs/onnx-contract.md: the opsets nbq's importer (and the ONNX Runtime comparison) is written for
 MIN_OPSET, MAX_OPSET = 13, 21
@@ -248,10 +249,12 @@ def check_structure(model: onnx.ModelProto, source: str) -> None:
     produced_later = {out: node for node in g.node for out in node.output if out}
     for node in g.node:
         label = _node_label(node)
-        if node.domain not in ("", "ai.onnx"):
+        if is_qonnx_node(node.domain, node.op_type):
+            pass  # QONNX / Brevitas quantizers: nbq.frontend.qonnx_ops
+        elif node.domain not in ("", "ai.onnx"):
             raise NbqError(f"{source}: {label}: op '{node.op_type}' of domain '{node.domain}' is not supported; "
                            "nbq compiles standard ONNX ops (docs/onnx-contract.md)")
-        if not onnx.defs.has(node.op_type):
+        elif not onnx.defs.has(node.op_type):
             raise NbqError(f"{source}: {label}: '{node.op_type}' is not an ONNX op; nbq compiles standard ONNX "
                            "ops (docs/onnx-contract.md)")
         for name in node.input:

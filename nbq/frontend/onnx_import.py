@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from nbq import ir
 from nbq.errors import UnsupportedModelError
 from nbq.formats import is_power_of_two
-from nbq.frontend import checks
+from nbq.frontend import checks, qonnx_ops
 from nbq.frontend.complex_fusion import fuse_complex_convs
 from nbq.frontend.loading import load_onnx
 from nbq.frontend.values import Const, FloatIn, IntVal, Pending, Quantized, Value
@@ -59,6 +59,7 @@ class _Importer:
         self._names: set[str] = set()
         self.elem_types: dict[str, int] = {}  # ONNX element type of initializers and Constant outputs
         self.float_type = TensorProto.FLOAT  # the graph input's element type
+        self.notes: list[str] = []  # one-line remarks for the compile log (e.g. integer weights from QONNX)
 
     # ---------------------------------------------------------- helpers
 
@@ -199,7 +200,7 @@ class _Importer:
         for node in graph.node:
             self.node = node
             handler = _HANDLERS.get(node.op_type)
-            if handler is None or node.domain not in ("", "ai.onnx"):
+            if handler is None or node.domain not in _DOMAINS.get(node.op_type, ("", "ai.onnx")):
                 raise self.fail(
                     f"unsupported op '{node.op_type}'"
                     + (f" in domain '{node.domain}'" if node.domain not in ("", "ai.onnx") else "")
@@ -215,7 +216,7 @@ class _Importer:
         name = Path(self.source).stem
         return ir.Graph(name=name, inputs=[self.input_name], outputs=outputs, tensors=self.tensors,
                         layers=self.layers, source=self.source,
-                        meta={"onnx_outputs": [o.name for o in graph.output],
+                        meta={"onnx_outputs": [o.name for o in graph.output], "import_notes": self.notes,
                               "onnx_input": inputs[0].name,
                               "opset": max((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")),
                                            default=0)})
@@ -469,6 +470,9 @@ def _weights(imp: _Importer, w: np.ndarray, name: str) -> ir.Weights:
     weights = classify_weights(w)
     if weights is None:
         raise imp.fail(describe_non_exact(w))
+    if weights.kind == "int":
+        imp.notes.append(f"{imp.node.name or imp.node.output[0]}: weight '{name}' holds {weights.bits}-bit integers "
+                         "(not powers of two) -> the multiplier (VPE) engine")
     return weights
 
 
@@ -751,3 +755,7 @@ _HANDLERS = {
     "Dropout": _pass_through,
     "Constant": _constant,
 }
+
+# op -> the domains it may come from (default: the standard ONNX domain); QONNX ops add theirs
+_DOMAINS: dict[str, tuple[str, ...]] = {}
+qonnx_ops.register(_HANDLERS, _DOMAINS)
