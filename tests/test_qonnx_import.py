@@ -48,6 +48,18 @@ def _export_qonnx(model, path) -> None:
         export_qonnx(model, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=True)
 
 
+def _export_qcdq(model, path) -> None:
+    """Brevitas' own QCDQ export (QuantizeLinear -> Clip -> DequantizeLinear)."""
+    import brevitas.export.onnx.manager as manager
+    from brevitas.export import export_onnx_qcdq
+
+    if manager.opt is None:
+        manager.onnx, manager.opt = onnx, object()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_onnx_qcdq(model, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=True)
+
+
 def _to_qcdq(path, out) -> None:
     from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
     from qonnx.util.cleanup import cleanup_model
@@ -210,12 +222,17 @@ def networks(tmp_path_factory, digits):
         _export_qonnx(model, path)
         _to_qcdq(path, qcdq)
         nets[kind] = {"qonnx": path, "qcdq": qcdq, "accuracy": acc}
+        if kind == "int4_cnn":  # Brevitas' QCDQ exporter too (it refuses binary quantizers)
+            _export_qcdq(model, folder / f"{kind}_brevitas_qcdq.onnx")
+            nets[kind]["brevitas_qcdq"] = folder / f"{kind}_brevitas_qcdq.onnx"
     torch.set_num_threads(threads)
     return nets
 
 
-@pytest.mark.parametrize("form", ["qonnx", "qcdq"])
-@pytest.mark.parametrize("kind", KINDS)
+FORMS = [(kind, form) for kind in KINDS for form in ("qonnx", "qcdq")] + [("int4_cnn", "brevitas_qcdq")]
+
+
+@pytest.mark.parametrize("kind,form", FORMS, ids=[f"{k}-{f}" for k, f in FORMS])
 def test_reference_equals_qonnx_execution(networks, digits, kind, form):
     net = networks[kind]
     assert net["accuracy"] > 0.6, f"{kind} did not train ({net['accuracy']:.2f})"
@@ -252,6 +269,12 @@ def test_engines_and_notes(networks):
 def test_qcdq_and_qonnx_give_the_same_integers(networks, kind):
     """Both forms lower to identical integer weights and thresholds."""
     a, b = lower(networks[kind]["qonnx"]), lower(networks[kind]["qcdq"])
+    _same_integers(a, b)
+    if "brevitas_qcdq" in networks[kind]:
+        _same_integers(a, lower(networks[kind]["brevitas_qcdq"]))
+
+
+def _same_integers(a, b) -> None:
     assert [la.op for la in a.layers] == [la.op for la in b.layers]
     for la, lb in zip(a.layers, b.layers, strict=True):
         if hasattr(la, "weights"):
@@ -347,6 +370,22 @@ def test_weight_quant_rounding_and_bipolar(save_model, mode):
     kinds = [(la.weights.kind, la.weights.bits) for la in lower(save_model(model, "m.onnx")).layers
              if hasattr(la, "weights")]
     assert kinds[1] == ("po2", 1)
+
+
+def test_per_channel_weight_scales(save_model):
+    """Power-of-two scales per output column fold into one tensor scale (exact integers, more bits)."""
+    rng = np.random.default_rng(8)
+    qin, p_in = _input_quant()
+    qw, p_w = _quant("qw", "w", "wq", 1.0, 4, 1, 1)
+    p_w["qw_s"] = 2.0 ** -np.array([[1, 3, 2, 5]], np.float32)  # (1, out): broadcast over MatMul's (in, out)
+    fc = helper.make_node("MatMul", ["xq", "wq"], ["y"], name="fc")
+    w = rng.normal(0, 0.2, (6, 4)).astype(np.float32)
+    model = _model([qin, qw, fc], {**p_in, **p_w, "w": w}, [6], [4])
+    _check(save_model, model, _inputs(6, 9))
+    (dense,) = [la for la in lower(save_model(model, "m.onnx")).layers if hasattr(la, "weights")]
+    s = p_w["qw_s"].astype(np.float64)
+    expected = np.clip(np.rint(w / s), -7, 7) * s  # qonnx's weight values, column by column
+    assert np.array_equal(dense.weights.ints.T * 2.0**dense.weights.int_scale_exp, expected)
 
 
 def test_bipolar_activation(save_model):
