@@ -388,6 +388,19 @@ def test_per_channel_weight_scales(save_model):
     assert np.array_equal(dense.weights.ints.T * 2.0**dense.weights.int_scale_exp, expected)
 
 
+def test_quantized_bias(save_model):
+    """A 32-bit Quant on a Gemm bias (Brevitas' Int32Bias) folds into the next quantizer's thresholds."""
+    rng = np.random.default_rng(10)
+    qin, p_in = _input_quant()
+    qb, p_b = _quant("qbias", "bias", "bq", 2.0**-8, 32)
+    fc = helper.make_node("Gemm", ["xq", "w", "bq"], ["acc"], name="fc")
+    qa, p_a = _quant("qa", "acc", "y", 2.0**-3, 4, 1, 0)
+    w = np.sign(rng.normal(size=(6, 5)))
+    model = _model([qin, qb, fc, qa], {**p_in, **p_b, **p_a, "w": w, "bias": rng.normal(0, 0.5, 5)}, [6], [5])
+    ints = _check(save_model, model, _inputs(6, 11))
+    assert np.unique(ints).size > 5
+
+
 def test_bipolar_activation(save_model):
     rng = np.random.default_rng(3)
     qin, p_in = _input_quant()
@@ -485,3 +498,35 @@ def test_refusals(save_model):
                              rounding_mode="FLOOR")
     params = {"ts": np.float32(2.0**-4), "tz": np.float32(0), "tib": np.float32(12), "tob": np.float32(8)}
     _fails(save_model, _model([qin, pool, trunc], {**p_in, **params}, [1, 3, 3], [1, 1, 1]), "'trunc'", "exact integer")
+
+
+BAD_PARAMS = [("qact_s", 0.0), ("qact_s", -0.25), ("qact_s", np.nan), ("qact_s", np.inf), ("qact_s", 2.0**-120),
+              ("qact_b", 0.0), ("qact_b", 2.5), ("qact_b", 40.0), ("qact_b", np.nan), ("qact_z", 1.0),
+              ("qact_z", np.nan), ("qact_b", np.ones(2))]
+
+
+@pytest.mark.parametrize("name,value", BAD_PARAMS, ids=[f"{n}={v}" for n, v in BAD_PARAMS])
+def test_bad_quant_parameters_are_one_line_errors(save_model, name, value):
+    model = _gemm_quant()
+    init = next(i for i in model.graph.initializer if i.name == name)
+    init.CopyFrom(numpy_helper.from_array(np.asarray(value, np.float32), name))
+    _fails(save_model, model, "'qact' (Quant)", name)
+
+
+@pytest.mark.parametrize("attr,value", [("signed", 5), ("narrow", -1), ("rounding_mode", 3)])
+def test_bad_quant_attributes_are_one_line_errors(save_model, attr, value):
+    model = _gemm_quant()
+    node = model.graph.node[-1]
+    kept = [a for a in node.attribute if a.name != attr]
+    del node.attribute[:]
+    node.attribute.extend(kept + [helper.make_attribute(attr, value)])
+    _fails(save_model, model, "'qact' (Quant)", attr)
+
+
+def test_missing_inputs_and_non_constant_parameters(save_model):
+    model = _gemm_quant()
+    del model.graph.node[-1].input[3]
+    _fails(save_model, model, "'qact'", "4 inputs")
+    model = _gemm_quant()
+    model.graph.node[-1].input[1] = "acc"  # the scale is a computed tensor
+    _fails(save_model, model, "'qact'", "constant")

@@ -167,7 +167,7 @@ def _quant(imp) -> None:
     is_weight = isinstance(x, Const)
     s_name, scale = _po2_scale(imp, 1, per_tensor=not is_weight)
     _zero_point(imp, 2)
-    bits = _bits(imp, 3, hi=16 if is_weight else MAX_ACT_BITS)
+    bits = _bits(imp, 3, hi=32 if is_weight else MAX_ACT_BITS)  # constants: weights or (32-bit) biases
     bipolar = bits == 1 and signed
     if not bipolar and bits == 1 and narrow:
         raise imp.fail("an unsigned narrow 1-bit Quant has the single level 0; use 2 or more bits")
