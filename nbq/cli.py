@@ -287,7 +287,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(str(values), markup=False)
         console.print(f"  argmax: {values.reshape(values.shape[0], -1).argmax(axis=1).tolist()}", markup=False)
     verdict = "[green]within one step[/green]" if report.max_steps <= 1.0 else "[red]MORE than one step[/red]"
-    console.print(f"ONNX Runtime (float graph) vs nbq reference: largest deviation {report.max_steps:.3f} "
+    console.print(f"{report.executor} (float graph) vs nbq reference: largest deviation {report.max_steps:.3f} "
                   f"quantization steps — {verdict}")
     return EXIT_OK if report.max_steps <= 1.0 else EXIT_FAIL
 

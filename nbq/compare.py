@@ -11,6 +11,7 @@ import numpy as np
 from nbq import reference
 from nbq.compile import lower
 from nbq.errors import NbqError
+from nbq.frontend.qonnx_exec import has_qonnx_ops, run_qonnx
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Comparison:
     outputs_ort: dict[str, np.ndarray]  # ONNX Runtime floats per ONNX output
     scales: dict[str, float]
     max_steps: float  # largest |ref * scale - ort| / scale over every output
+    executor: str = "ONNX Runtime"  # or "qonnx" for a model with QONNX ops
 
 
 def _import_onnxruntime():
@@ -61,7 +63,8 @@ def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_
     graph = lower(model, max_memory, images=images)
     x = check_images(x, graph.tensors[graph.inputs[0]].shape, source)
     ints = reference.run(graph, x)
-    ort_out = run_onnxruntime(model, x, graph.meta["onnx_input"])
+    qonnx = has_qonnx_ops(model)  # ONNX Runtime has no QONNX ops: qonnx's own executor runs those models
+    ort_out = (run_qonnx if qonnx else run_onnxruntime)(model, x, graph.meta["onnx_input"])
     worst = 0.0
     ort_named = {}
     for ir_name, onnx_name, y in zip(graph.outputs, graph.meta["onnx_outputs"], ort_out, strict=True):
@@ -69,4 +72,5 @@ def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_
         ort_named[onnx_name] = y
         dev = np.abs(ints[ir_name] * scale - y.reshape(ints[ir_name].shape)).max() / scale
         worst = max(worst, float(dev))
-    return Comparison(ints, ort_named, {n: graph.tensors[n].scale for n in graph.outputs}, worst)
+    return Comparison(ints, ort_named, {n: graph.tensors[n].scale for n in graph.outputs}, worst,
+                      "qonnx" if qonnx else "ONNX Runtime")

@@ -283,6 +283,18 @@ def _same_integers(a, b) -> None:
             assert np.array_equal(la.thresholds, lb.thresholds)
 
 
+def test_nbq_run_uses_qonnx_execution(networks, digits, tmp_path):
+    """`nbq run` on a QONNX model compares with qonnx's executor (ONNX Runtime has no QONNX ops)."""
+    from nbq.cli import main
+    from nbq.compare import compare_with_onnxruntime
+
+    report = compare_with_onnxruntime(networks["int4_cnn"]["qonnx"], digits.x_test[:5])
+    assert report.executor == "qonnx" and report.max_steps == 0.0
+    np.save(tmp_path / "x.npy", digits.x_test[:3])
+    assert main(["run", str(networks["binary_mlp"]["qonnx"]), "--input", str(tmp_path / "x.npy")]) == 0
+    assert compare_with_onnxruntime(networks["int4_cnn"]["qcdq"], digits.x_test[:1]).executor == "ONNX Runtime"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
 @pytest.mark.parametrize("kind", KINDS)
