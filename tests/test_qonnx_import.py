@@ -542,3 +542,44 @@ def test_missing_inputs_and_non_constant_parameters(save_model):
     model = _gemm_quant()
     model.graph.node[-1].input[1] = "acc"  # the scale is a computed tensor
     _fails(save_model, model, "'qact'", "constant")
+
+
+def _mixed_cnn() -> onnx.ModelProto:
+    """Quant -> Conv -> MultiThreshold -> AveragePool -> Trunc -> Conv -> Quant(FLOOR) -> Flatten -> Gemm."""
+    rng = np.random.default_rng(12)
+    qin, p_in = _quant("qin", "x", "xq", 2.0**-4, 8, signed=0)
+    conv1 = helper.make_node("Conv", ["xq", "w1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    th = np.sort(rng.uniform(-2, 6, (4, 7)), axis=1)
+    mt = helper.make_node("MultiThreshold", ["c1", "th"], ["m"], name="mt", domain=QDOMAIN, out_dtype="UINT3",
+                          out_scale=0.25, out_bias=0.0)
+    pool = helper.make_node("AveragePool", ["m"], ["avg"], name="pool", kernel_shape=[2, 2], strides=[2, 2])
+    trunc = helper.make_node("Trunc", ["avg", "ts", "tz", "tib", "tos", "tob"], ["tr"], name="trunc",
+                             domain=QDOMAIN, rounding_mode="FLOOR", signed=0)
+    conv2 = helper.make_node("Conv", ["tr", "w2", "b2"], ["c2"], name="conv2", kernel_shape=[3, 3])
+    qa, p_a = _quant("qa", "c2", "a2", 2.0**-2, 3, 1, 0, "FLOOR")
+    flat = helper.make_node("Flatten", ["a2"], ["f"], name="flat")
+    fc = helper.make_node("Gemm", ["f", "w3"], ["y"], name="fc", transB=1)
+    params = {"th": th, "ts": np.float32(2.0**-4), "tz": np.float32(0), "tib": np.float32(6),
+              "tos": np.float32(2.0**-3), "tob": np.float32(3),
+              "w1": np.sign(rng.normal(size=(4, 1, 3, 3))) * 2.0 ** -rng.integers(0, 3, (4, 1, 3, 3)),
+              "w2": np.sign(rng.normal(size=(6, 4, 3, 3))), "b2": rng.integers(-8, 8, 6) / 16,
+              "w3": np.sign(rng.normal(size=(10, 24)))}
+    return _model([qin, conv1, mt, pool, trunc, conv2, qa, flat, fc], {**p_in, **p_a, **params}, [1, 8, 8], [10],
+                  qonnx_version=2)
+
+
+def test_mixed_qonnx_cnn_equals_qonnx_execution(save_model, digits):
+    x = np.concatenate([digits.x_test[:100] * 4, extreme_inputs(digits.shape) * 4])  # 0..4: the 8-bit range
+    ints = _check(save_model, _mixed_cnn(), x)
+    assert np.unique(ints).size > 10
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
+def test_mixed_qonnx_cnn_csim(save_model, tmp_path):
+    from nbq.boards import load_board
+    from nbq.compile import compile_model
+
+    result = compile_model(save_model(_mixed_cnn()), load_board("zcu102"), tmp_path / "prj", csim=True)
+    assert result.csim.passed, "\n".join(result.csim.first_mismatches)
+    assert result.csim.mismatches == 0 and result.csim.images >= 4
