@@ -283,6 +283,29 @@ def _same_integers(a, b) -> None:
             assert np.array_equal(la.thresholds, lb.thresholds)
 
 
+def test_brevitas_trunc_avg_pool(digits, tmp_path):
+    """Brevitas' TruncAvgPool2d exports AveragePool -> Trunc (v2, scale = the pool's input step / 4)."""
+    import brevitas.nn as qnn
+
+    _, _, _, po2_w, uint_a = _quantizers()
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(
+        qnn.QuantIdentity(act_quant=uint_a, bit_width=8, return_quant_tensor=True),
+        qnn.QuantConv2d(1, 4, 3, padding=1, bias=False, weight_quant=po2_w, return_quant_tensor=True),
+        qnn.QuantReLU(act_quant=uint_a, bit_width=4, return_quant_tensor=True),
+        qnn.TruncAvgPool2d(kernel_size=2, stride=2, bit_width=4, return_quant_tensor=False), torch.nn.Flatten(),
+        qnn.QuantLinear(64, 10, bias=False, weight_quant=po2_w))
+    _round_to_po2(model)
+    with torch.no_grad():
+        model(torch.tensor(digits.x_train[:64]))  # calibrates the activation scales
+    _export_qonnx(model.eval(), tmp_path / "trunc.onnx")
+    assert "Trunc" in {n.op_type for n in onnx.load(str(tmp_path / "trunc.onnx")).graph.node}
+    for x in (digits.x_test, extreme_inputs(digits.shape)):
+        ints, scale = nbq_ints(tmp_path / "trunc.onnx", x)
+        assert np.array_equal(ints, as_ints(qonnx_exec(tmp_path / "trunc.onnx", x), scale))
+    assert np.unique(ints).size > 5
+
+
 def test_nbq_run_uses_qonnx_execution(networks, digits, tmp_path):
     """`nbq run` on a QONNX model compares with qonnx's executor (ONNX Runtime has no QONNX ops)."""
     from nbq.cli import main
