@@ -60,13 +60,16 @@ def _export_qcdq(model, path) -> None:
         export_onnx_qcdq(model, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=True)
 
 
-def _to_qcdq(path, out) -> None:
+def _cleaned_and_qcdq(path, cleaned, qcdq) -> None:
+    """qonnx's cleanup (constant folding, shapes: the first step of a FINN flow), then QuantToQCDQ."""
     from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
     from qonnx.util.cleanup import cleanup_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cleanup_model(ModelWrapper(str(path))).transform(QuantToQCDQ()).save(str(out))
+        model = cleanup_model(ModelWrapper(str(path)))
+        model.save(str(cleaned))
+        model.transform(QuantToQCDQ()).save(str(qcdq))
 
 
 def _with_batch(model: onnx.ModelProto, n: int) -> ModelWrapper:
@@ -209,7 +212,8 @@ def digits():
 
 @pytest.fixture(scope="module")
 def networks(tmp_path_factory, digits):
-    """kind -> {"qonnx": path, "qcdq": path, "accuracy": Brevitas' own test accuracy}, trained once."""
+    """kind -> {"qonnx", "cleaned", "qcdq" (and "brevitas_qcdq"): path, "accuracy": Brevitas' test accuracy},
+    trained once."""
     folder = tmp_path_factory.mktemp("qonnx")
     nets = {}
     threads = torch.get_num_threads()
@@ -218,10 +222,10 @@ def networks(tmp_path_factory, digits):
         model = _train(kind, digits)
         with torch.no_grad():
             acc = float((model(torch.tensor(digits.x_test)).argmax(1).numpy() == digits.y_test).mean())
-        path, qcdq = folder / f"{kind}.onnx", folder / f"{kind}_qcdq.onnx"
+        path, cleaned, qcdq = (folder / f"{kind}{suffix}.onnx" for suffix in ("", "_cleaned", "_qcdq"))
         _export_qonnx(model, path)
-        _to_qcdq(path, qcdq)
-        nets[kind] = {"qonnx": path, "qcdq": qcdq, "accuracy": acc}
+        _cleaned_and_qcdq(path, cleaned, qcdq)
+        nets[kind] = {"qonnx": path, "cleaned": cleaned, "qcdq": qcdq, "accuracy": acc}
         if kind == "int4_cnn":  # Brevitas' QCDQ exporter too (it refuses binary quantizers)
             _export_qcdq(model, folder / f"{kind}_brevitas_qcdq.onnx")
             nets[kind]["brevitas_qcdq"] = folder / f"{kind}_brevitas_qcdq.onnx"
@@ -229,7 +233,8 @@ def networks(tmp_path_factory, digits):
     return nets
 
 
-FORMS = [(kind, form) for kind in KINDS for form in ("qonnx", "qcdq")] + [("int4_cnn", "brevitas_qcdq")]
+FORMS = ([(kind, form) for kind in KINDS for form in ("qonnx", "cleaned", "qcdq")]
+         + [("int4_cnn", "brevitas_qcdq")])
 
 
 @pytest.mark.parametrize("kind,form", FORMS, ids=[f"{k}-{f}" for k, f in FORMS])
@@ -237,7 +242,7 @@ def test_reference_equals_qonnx_execution(networks, digits, kind, form):
     net = networks[kind]
     assert net["accuracy"] > 0.6, f"{kind} did not train ({net['accuracy']:.2f})"
     path = net[form]
-    if form == "qonnx":
+    if form in ("qonnx", "cleaned"):
         assert any(n.domain == QDOMAIN for n in onnx.load(str(path)).graph.node)
     else:  # QCDQ: no Quant left (BipolarQuant has no QCDQ form and stays)
         ops = {n.op_type for n in onnx.load(str(path)).graph.node}
@@ -256,7 +261,7 @@ def _weight_kinds(path) -> list[tuple[str, int]]:
 
 
 def test_engines_and_notes(networks):
-    for form in ("qonnx", "qcdq"):
+    for form in ("qonnx", "cleaned", "qcdq"):
         assert _weight_kinds(networks["binary_mlp"][form]) == [("po2", 1)] * 2
         assert all(k == "int" and b <= 4 for k, b in _weight_kinds(networks["int4_cnn"][form]))
         assert all(k == "po2" and 2 <= b <= 4 for k, b in _weight_kinds(networks["po2_cnn"][form]))
@@ -345,8 +350,8 @@ def _model(nodes, inits, in_shape, out_shape, qonnx_version=1) -> onnx.ModelProt
                                                    helper.make_opsetid(QDOMAIN, qonnx_version)])
 
 
-def _quant(name, x, out, scale, bits, signed=1, narrow=0, mode="ROUND", zp=None):
-    return helper.make_node("Quant", [x, f"{name}_s", zp or f"{name}_z", f"{name}_b"], [out], name=name,
+def _quant(name, x, out, scale, bits, signed=1, narrow=0, mode="ROUND", zp=None, op="Quant"):
+    return helper.make_node(op, [x, f"{name}_s", zp or f"{name}_z", f"{name}_b"], [out], name=name,
                             domain=QDOMAIN, signed=signed, narrow=narrow, rounding_mode=mode), \
         {f"{name}_s": np.float32(scale), f"{name}_z": np.float32(0), f"{name}_b": np.float32(bits)}
 
@@ -386,6 +391,16 @@ def test_activation_quant_rounding_modes(save_model, mode, signed, narrow):
     model = _model([qin, gemm, qact], {**p_in, **p_act, "w": w, "bias": bias}, [6], [5])
     ints = _check(save_model, model, _inputs(6))
     assert np.unique(ints).size >= 4
+
+
+def test_int_quant_is_quant(save_model):
+    """IntQuant: the same op under its newer qonnx name."""
+    qin, p_in = _quant("qin", "x", "xq", 2.0**-6, 8, op="IntQuant")
+    fc = helper.make_node("MatMul", ["xq", "w"], ["acc"], name="fc")
+    qa, p_a = _quant("qa", "acc", "y", 2.0**-4, 4, 1, 1, "HALF_UP", op="IntQuant")
+    w = np.sign(np.random.default_rng(13).normal(size=(6, 3)))
+    ints = _check(save_model, _model([qin, fc, qa], {**p_in, **p_a, "w": w}, [6], [3]), _inputs(6, 14))
+    assert ints.min() == -7 and ints.max() == 7
 
 
 @pytest.mark.parametrize("mode", ["ROUND", "FLOOR", "CEIL", "HALF_UP", "DOWN"])
