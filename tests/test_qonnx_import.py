@@ -377,6 +377,17 @@ def _inputs(features: int, seed: int = 0) -> np.ndarray:
 MODES = ("ROUND", "HALF_EVEN", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN")
 
 
+def test_rounding_modes_are_qonnx_s():
+    from qonnx.custom_op.general.intquant import resolve_rounding_mode
+
+    from nbq.rounding import round_with
+
+    x = np.concatenate([np.arange(-40, 41) / 8, [-2.5, -0.5, 0.5, 2.5, -1e-9, 1e-9]])  # ties, signs, near zero
+    for mode in MODES:
+        assert np.array_equal(round_with(x, mode), resolve_rounding_mode(mode)(x)), mode
+    assert np.array_equal(round_with(x, "ROUND_TO_ZERO"), np.trunc(x))  # Brevitas' name for DOWN
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("signed,narrow", [(1, 0), (1, 1), (0, 0), (0, 1)])
 def test_activation_quant_rounding_modes(save_model, mode, signed, narrow):
