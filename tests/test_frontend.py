@@ -52,8 +52,8 @@ def test_not_onnx(tmp_path):
 
 
 def test_unsupported_op_names_node_and_op(save_model):
-    with pytest.raises(UnsupportedModelError, match=r"node 'Softmax_\d+' \(Softmax\): unsupported op 'Softmax'"):
-        import_onnx(save_model(_mlp(tail="Softmax")))
+    with pytest.raises(UnsupportedModelError, match=r"node 'Softsign_\d+' \(Softsign\): unsupported op 'Softsign'"):
+        import_onnx(save_model(_mlp(tail="Softsign")))
 
 
 def test_float_weights_rejected_with_sample(save_model):
@@ -80,7 +80,7 @@ def test_unquantized_input(save_model):
 
 
 def test_messages_are_one_line(save_model):
-    for model in (_mlp(tail="Softmax"), _mlp(act_scale=0.3), _mlp(bn_to_pool=True)):
+    for model in (_mlp(tail="Softsign"), _mlp(act_scale=0.3), _mlp(bn_to_pool=True)):
         with pytest.raises(NbqError) as info:
             import_onnx(save_model(model))
         assert "\n" not in str(info.value) and str(info.value).startswith(str(save_model(model)))
