@@ -306,8 +306,65 @@ def test_gemm_refusals(save_model):
     x = _dense_input(b)
     y = b.node("Gemm", [x, b.const(b.po2_weights((6, 8), 3), "w"), b.const(np.ones((3, 6), np.float32), "c")],
                transB=1)
-    with pytest.raises(UnsupportedModelError, match=r"bias 'c_\d+' has shape \(3, 6\); a bias that differs per row"):
+    with pytest.raises(UnsupportedModelError, match=r"bias 'c_\d+' has shape \(3, 6\); nbq takes one bias value"):
         import_onnx(save_model(build(b, (1, 8), y, "g1"), "g1.onnx"))
     b.nodes[-1].attribute.append(helper.make_attribute("transA", 1))
     with pytest.raises(UnsupportedModelError, match=r"transA=1 multiplies across the batch"):
         import_onnx(save_model(build(b, (1, 8), y, "g2"), "g2.onnx"))
+
+
+@pytest.mark.parametrize("form", ["reshape", "unsqueeze"])
+def test_vector_to_1x1_map_and_back(save_model, form):
+    """(N, F) -> (N, F, 1, 1) -> 1x1 Conv (a Dense) -> BN/ReLU/quantizer -> Squeeze back to (N, F)."""
+    b = GraphBuilder(19)
+    y = b.node("Gemm", [_dense_input(b), b.const(b.po2_weights((6, 8), 3), "w")], transB=1)
+    y = _tail_quant(b, y, 6)
+    if form == "reshape":
+        y = b.node("Reshape", [y, b.const(np.array([-1, 6, 1, 1], np.int64), "s")])
+    else:
+        y = b.node("Unsqueeze", [y, b.const(np.array([2, -1], np.int64), "axes")])
+    y = b.node("Conv", [y, b.const(b.po2_weights((5, 6, 1, 1), 2), "w1")], kernel_shape=[1, 1])
+    y = b.node("Mul", [y, b.const(np.full((5, 1, 1), 0.5, np.float32), "half")])
+    y = _tail_quant(b, y, 5)
+    y = b.node("Squeeze", [y, b.const(np.array([2, 3], np.int64), "axes")])
+    y = b.node("Gemm", [y, b.const(b.po2_weights((3, 5), 2), "fc")], transB=1)
+    graph = _agrees(save_model(build(b, (1, 8), y, "view")))
+    assert [lay.op for lay in graph.layers] == ["Dense", "Threshold", "Dense", "Threshold", "Dense"]
+
+
+def test_vector_view_into_a_3x3_conv_refused(save_model):
+    b = GraphBuilder(20)
+    y = b.node("Reshape", [_dense_input(b), b.const(np.array([-1, 8, 1, 1], np.int64), "s")])
+    y = b.node("Conv", [y, b.const(b.po2_weights((2, 8, 3, 3), 2), "w")], kernel_shape=[3, 3], pads=[1] * 4)
+    with pytest.raises(UnsupportedModelError, match=r"\(Conv\): on the 1x1 map reshaped from a vector only a 1x1"):
+        import_onnx(save_model(build(b, (1, 8), y, "v", out_rank=4)))
+
+
+def test_torch_export_with_init_subgraphs_and_flatten_idiom(save_model, tmp_path):
+    """A real torch.onnx.export (TorchScript exporter, constant folding off): Constant/Cast Q/DQ parameters,
+    weights computed by Mul, Transpose(W) -> MatMul, and x.view(x.size(0), -1)."""
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            g = torch.Generator().manual_seed(0)
+            self.register_buffer("s1", torch.randint(-1, 2, (3, 2, 3, 3), generator=g).float())
+            self.register_buffer("s2", torch.randint(-1, 2, (4, 48), generator=g).float())
+
+        def forward(self, x):
+            x = torch.fake_quantize_per_tensor_affine(x, 2.0**-3, 0, -128, 127)
+            x = torch.nn.functional.conv2d(x, self.s1 * 0.5)
+            x = x.view(x.size(0), -1)
+            return torch.nn.functional.linear(x, self.s2 * torch.ones(4, 48) * 0.25)
+
+    path = tmp_path / "torch.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Net().eval(), (torch.rand(1, 2, 6, 6),), str(path), dynamo=False,
+                          do_constant_folding=False, opset_version=17, input_names=["input"], output_names=["y"],
+                          dynamic_axes={"input": {0: "N"}, "y": {0: "N"}})
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"Shape", "Gather", "Concat", "Mul", "Transpose", "Constant"} <= ops
+    graph = _agrees(path)
+    assert [lay.op for lay in graph.layers] == ["Conv", "Flatten", "Dense"]

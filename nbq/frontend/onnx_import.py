@@ -68,6 +68,7 @@ class _Importer:
         self.elem_types: dict[str, int] = {}  # ONNX element type of initializers and Constant outputs
         self.float_type = TensorProto.FLOAT  # the graph input's element type
         self.remaining: dict[str, int] = {}  # reads of each ONNX value not yet walked (see _rescale)
+        self.views: dict[str, tuple[int, ...]] = {}  # vectors (F,) that ONNX sees as (F, 1, 1) maps
 
     # ---------------------------------------------------------- helpers
 
@@ -124,6 +125,10 @@ class _Importer:
 
     def attrs(self) -> dict:
         return {a.name: helper.get_attribute_value(a) for a in self.node.attribute}
+
+    def onnx_shape(self, name: str) -> tuple[int, ...]:
+        """The per-image ONNX shape of a tensor: its IR shape, or the (F, 1, 1) view of a vector."""
+        return self.views.get(name) or self.shape_of(self.get(name))
 
     def shape_of(self, value: Value) -> tuple[int, ...]:
         if isinstance(value, IntVal):
@@ -259,6 +264,7 @@ class _Importer:
             self.node = node
             for name in node.input:
                 self.remaining[name] -= 1
+            simple_ops.check_views(self)
             handler = _HANDLERS.get(node.op_type)
             if handler is None or node.domain not in ("", "ai.onnx"):
                 raise self.fail(
@@ -267,6 +273,7 @@ class _Importer:
                     + f"; supported: {', '.join(sorted(_HANDLERS))}"
                 )
             handler(self)
+            simple_ops.propagate_view(self)
         self.node = None
         outputs = []
         for name in out_names:
@@ -547,6 +554,9 @@ def _window_attrs(imp: _Importer, attrs: dict) -> tuple[tuple[int, ...], tuple[i
 
 def _conv(imp: _Importer) -> None:
     node = imp.node
+    if node.input[0] in imp.views:
+        _conv_on_vector(imp)
+        return
     x = imp.as_int(imp.get(node.input[0]), f"Conv '{node.name}'")
     t = imp.tensors[x]
     if len(t.shape) != 3:
@@ -582,6 +592,20 @@ def _conv(imp: _Importer) -> None:
         bias = checks.vector(imp.fail, imp.float_const(b_name, "Conv bias"), what, oc)
         bias = checks.bounded_steps(imp.fail, bias, scale, what)
     imp.values[node.output[0]] = Pending(out, np.full(oc, scale), bias, origin=node.name or node.output[0])
+
+
+def _conv_on_vector(imp: _Importer) -> None:
+    """A 1x1 Conv on an (F, 1, 1) view of a vector is a Dense layer (its output is an (OC, 1, 1) view)."""
+    node = imp.node
+    w = imp.float_const(node.input[1], "Conv weight")
+    attrs = imp.attrs()
+    if (w.ndim != 4 or w.shape[2:] != (1, 1) or attrs.get("group", 1) != 1 or any(attrs.get("pads", ()))
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID", "NOTSET", "VALID", b"", "")
+            or any(d != 1 for d in attrs.get("dilations", ()))):
+        raise imp.fail(f"on the 1x1 map reshaped from a vector only a 1x1 Conv (group 1, no pads) is supported, "
+                       f"weight shape {w.shape}")
+    _dense(imp, imp.get(node.input[0]), w[:, :, 0, 0], node.input[1], imp.opt_input(2), f"Conv '{node.name}'")
+    imp.views[node.output[0]] = (w.shape[0], 1, 1)
 
 
 def _window_output(imp: _Importer, hw, kernel, strides, pads, dilations=(1, 1)) -> tuple[int, int]:
@@ -632,8 +656,8 @@ def _dense(imp: _Importer, x_value: Value, w: np.ndarray, w_name: str, bias_name
         label = f"bias '{bias_name}'"
         raw = imp.float_const(bias_name, "bias") * beta
         if raw.size != 1 and raw.shape not in ((features,), (1, features)):
-            raise imp.fail(f"{label} has shape {raw.shape}; a bias that differs per row (image) is not a layer "
-                           f"bias: give ({features},) or (1, {features}) for {features} outputs")
+            raise imp.fail(f"{label} has shape {raw.shape}; nbq takes one bias value per output, the same for "
+                           f"every image (row): give ({features},) or (1, {features}) for {features} outputs")
         b = checks.bounded_steps(imp.fail, np.broadcast_to(raw.reshape(-1), (features,)).copy(), scale, label)
     out = imp.new_tensor(imp.node.output[0], (features,), scale)
     imp.add_layer(ir.Dense(name=imp.layer_name(), inputs=[x], output=out, weights=weights,
@@ -738,6 +762,10 @@ def _average_pool(imp: _Importer) -> None:
 
 
 def _global_average_pool(imp: _Importer) -> None:
+    if imp.node.input[0] in imp.views:  # the average of one pixel
+        imp.values[imp.node.output[0]] = imp.get(imp.node.input[0])
+        imp.views[imp.node.output[0]] = imp.views[imp.node.input[0]]
+        return
     shape = imp.shape_of(imp.get(imp.node.input[0]))
     if len(shape) != 3:
         raise imp.fail(f"expected a (C, H, W) input, got {shape}")
@@ -759,6 +787,8 @@ _HANDLERS = {
     "GlobalAveragePool": _global_average_pool,
     "Flatten": simple_ops.flatten,
     "Reshape": simple_ops.flatten,
+    "Squeeze": simple_ops.flatten,
+    "Unsqueeze": simple_ops.flatten,
     "Add": simple_ops.add,
     "Sum": simple_ops.sum_,
     "Mul": simple_ops.mul_div,

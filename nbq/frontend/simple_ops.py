@@ -1,4 +1,5 @@
-"""Importer handlers for the simple ops: Add, Sum, Mul/Div by a constant, Flatten/Reshape, the dropped
+"""Importer handlers for the simple ops: Add, Sum, Mul/Div by a constant, Flatten/Reshape/Squeeze/Unsqueeze
+(with (F, 1, 1) views of vectors), the dropped
 Softmax/LogSoftmax/ArgMax tail, and the ops nbq refuses with advice (LRN; Softmax elsewhere).
 
 Each handler takes the importer (nbq.frontend.onnx_import._Importer) and lowers one node onto the IR nbq
@@ -41,14 +42,14 @@ def sum_(imp) -> None:
 
 def _add_values(imp, a_name: str, b_name: str, out_name: str) -> Value:
     a, b = imp.get(a_name), imp.get(b_name)
-    const_name = b_name
+    const_name, x_name = b_name, a_name
     if isinstance(a, Const):
-        a, b, const_name = b, a, a_name
+        a, b, const_name, x_name = b, a, a_name, b_name
     if isinstance(b, Const):
         p = imp.as_pending(a)
         if p.has_clamp:
             raise imp.fail("adding a constant after an activation is not supported")
-        c = channel_vector(imp, imp.float_const(const_name, "Add constant"), imp.tensors[p.source].shape,
+        c = channel_vector(imp, imp.float_const(const_name, "Add constant"), imp.onnx_shape(x_name),
                            f"Add constant '{const_name}'")
         c = checks.bounded_steps(imp.fail, c, imp.tensors[p.source].scale, f"Add constant '{const_name}'")
         return Pending(p.source, p.a, p.b + c, origin=p.origin or imp.node.name)
@@ -104,8 +105,8 @@ def mul_div(imp) -> None:
                        + ("" if node.op_type == "Mul" else " (the divisor)"))
     p = imp.as_pending(x)
     what = f"{node.op_type} constant '{const_name}'"
-    c = channel_vector(imp, imp.float_const(const_name, f"{node.op_type} constant"), imp.tensors[p.source].shape,
-                       what)
+    x_name = node.input[1] if const_name == node.input[0] else node.input[0]
+    c = channel_vector(imp, imp.float_const(const_name, f"{node.op_type} constant"), imp.onnx_shape(x_name), what)
     checks.finite(imp.fail, c, what)
     if np.any(c == 0):
         raise imp.fail(f"{what} is 0" + (" (a division by zero)" if node.op_type == "Div" else
@@ -141,37 +142,77 @@ def _reshape_target(imp, shape: tuple[int, ...]) -> tuple[int, ...]:
     if -1 in dims:
         known = int(np.prod([d for d in dims if d != -1]))
         if known == 0 or size % known:
-            raise imp.fail(f"Reshape of (N, {', '.join(map(str, shape))}) to {list(map(int, target))}: the sizes "
-                           "do not divide")
+            raise imp.fail(f"Reshape of {_nshape(shape)} to {list(map(int, target))}: the sizes do not divide")
         dims[dims.index(-1)] = size // known
     if int(np.prod(dims)) != size or not dims or dims[0] != 1:
-        raise imp.fail(f"Reshape of (N, {', '.join(map(str, shape))}) to {list(map(int, target))} changes the "
-                       "batch dimension or the size; nbq reshapes each image on its own")
+        raise imp.fail(f"Reshape of {_nshape(shape)} to {list(map(int, target))} changes the batch dimension or "
+                       "the size; nbq reshapes each image on its own")
     return tuple(dims[1:])
 
 
-def flatten(imp) -> None:
-    """Flatten / Reshape that keep the stream order: the identity, (C, H, W) -> (C*H*W,) and
-    (C, 1, 1) -> (C,)."""
-    node = imp.node
-    x_value = imp.get(node.input[0])
-    shape = imp.shape_of(x_value)
-    features = int(np.prod(shape))
-    if node.op_type == "Flatten":
-        rank = len(shape) + 1
+def _nshape(shape: tuple[int, ...]) -> str:
+    return f"(N, {', '.join(map(str, shape))})"
+
+
+def _axes(imp, rank_of) -> list[int]:
+    """Squeeze/Unsqueeze axes (input or attribute), normalised for the rank rank_of(len(axes)); never the
+    batch dimension."""
+    name = imp.opt_input(1)
+    raw = imp.const(name, f"{imp.node.op_type} axes") if name else imp.attrs().get("axes")
+    if raw is None:
+        raise imp.fail(f"{imp.node.op_type} without axes would also act on the batch dimension; give axes")
+    axes = [int(a) for a in np.asarray(raw).reshape(-1)]
+    rank = rank_of(len(axes))
+    if any(not -rank <= a < rank for a in axes):
+        raise imp.fail(f"{imp.node.op_type} axes {axes} are outside a rank-{rank} tensor")
+    axes = sorted(a % rank for a in axes)
+    if 0 in axes or len(set(axes)) != len(axes):
+        raise imp.fail(f"{imp.node.op_type} axes {axes} repeat or include the batch dimension (axis 0)")
+    return axes
+
+
+def _target(imp, shape: tuple[int, ...]) -> tuple[int, ...]:
+    op, rank = imp.node.op_type, len(shape) + 1
+    if op == "Flatten":
         axis = checks.int_attr(imp.fail, imp.attrs(), "axis", 1, -rank, rank)
         if (axis + rank if axis < 0 else axis) != 1:
             raise imp.fail(f"Flatten with axis={axis} on a rank-{rank} input is not supported; nbq flattens "
                            "each image (axis=1)")
-        target: tuple[int, ...] = (features,)
-    else:
-        target = _reshape_target(imp, shape)
-    if target == tuple(shape):
+        return (int(np.prod(shape)),)
+    if op == "Reshape":
+        return _reshape_target(imp, shape)
+    full = [1, *shape]
+    if op == "Squeeze":
+        axes = _axes(imp, lambda _n: rank)
+        if any(full[a] != 1 for a in axes):
+            raise imp.fail(f"Squeeze axes {axes} of {_nshape(shape)} are not all of size 1")
+        return tuple(d for i, d in enumerate(full) if i not in axes)[1:]
+    axes = _axes(imp, lambda n: rank + n)
+    out, rest = [], iter(full)
+    for i in range(len(full) + len(axes)):
+        out.append(1 if i in axes else next(rest))
+    return tuple(out[1:])
+
+
+def flatten(imp) -> None:
+    """Flatten / Reshape / Squeeze / Unsqueeze that keep the stream order: the identity, (C, H, W) ->
+    (C*H*W,), (C, 1, 1) -> (C,) and a vector (F,) -> (F, 1, 1) (a view for 1x1 Convs)."""
+    node = imp.node
+    x_value = imp.get(node.input[0])
+    ir_shape = imp.shape_of(x_value)
+    shape = imp.onnx_shape(node.input[0])
+    features = int(np.prod(shape))
+    target = _target(imp, shape)
+    if target == tuple(ir_shape):
         imp.values[node.output[0]] = x_value
         return
+    if len(ir_shape) == 1 and target == (features, 1, 1):
+        imp.values[node.output[0]] = x_value
+        imp.views[node.output[0]] = target
+        return
     if target != (features,):
-        raise imp.fail(f"Reshape of (N, {', '.join(map(str, shape))}) to (N, {', '.join(map(str, target))}) "
-                       "reorders the stream; nbq supports the identity and flattening to (N, -1)")
+        raise imp.fail(f"{node.op_type} of {_nshape(shape)} to {_nshape(target)} reorders the stream; nbq "
+                       "supports the identity, flattening to (N, -1) and (N, F) <-> (N, F, 1, 1)")
     pending = isinstance(x_value, Pending)
     src = x_value.source if pending else imp.as_int(x_value)
     t = imp.tensors[src]
@@ -183,6 +224,35 @@ def flatten(imp) -> None:
                                              x_value.clamp_lo, x_value.clamp_hi, origin=x_value.origin)
     else:
         imp.values[node.output[0]] = IntVal(out)
+
+
+# ops that act per value (or per channel), so an (F, 1, 1) view passes through them unchanged
+_ELEMENTWISE = ("BatchNormalization", "Relu", "Clip", "QuantizeLinear", "DequantizeLinear", "Sign", "Mul", "Div",
+                "Add", "Sum", "Identity", "Dropout")
+_VIEW_READERS = _ELEMENTWISE + ("Conv", "GlobalAveragePool", "Flatten", "Reshape", "Squeeze", "Unsqueeze")
+
+
+def check_views(imp) -> None:
+    """Before a node: an (F, 1, 1) view goes only where nbq can treat it as the vector it is."""
+    node = imp.node
+    views = {imp.views[n] for n in node.input if n in imp.views}
+    if not views:
+        return
+    if node.op_type not in _VIEW_READERS:
+        raise imp.fail(f"{node.op_type} on the {_nshape(next(iter(views)))} map reshaped from a vector is not "
+                       "supported; nbq supports 1x1 Conv, BatchNormalization, activations and quantizers there")
+    tensors = [n for n in node.input if n and not isinstance(imp.get(n), Const)]
+    if node.op_type in ("Add", "Sum") and (len(views) > 1 or any(n not in imp.views for n in tensors)):
+        raise imp.fail(f"{node.op_type} of a reshaped {_nshape(next(iter(views)))} map and a tensor of another "
+                       "shape needs broadcasting")
+
+
+def propagate_view(imp) -> None:
+    node = imp.node
+    if node.op_type in _ELEMENTWISE and node.input and node.input[0] in imp.views:
+        imp.views[node.output[0]] = imp.views[node.input[0]]
+    elif node.op_type in _ELEMENTWISE and len(node.input) > 1 and node.input[1] in imp.views:
+        imp.views[node.output[0]] = imp.views[node.input[1]]
 
 
 def lrn(imp) -> None:
