@@ -37,12 +37,29 @@ class FoldResult:
     folded: list[str] = field(default_factory=list)  # names of the folded nodes, in graph order
 
 
+class _Constants:
+    """Values known before the graph runs: initializers (converted when first read), folded outputs, and the
+    deferred Q/DQ results."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.inits = {i.name: i for i in model.graph.initializer}
+        self.values: dict[str, np.ndarray] = {}
+        self.deferred: dict[str, np.ndarray] = {}  # Q/DQ results, used only if a folded node reads them
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values or name in self.inits or name in self.deferred
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.values and name in self.inits:
+            self.values[name] = numpy_helper.to_array(self.inits[name])
+        return self.values[name] if name in self.values else self.deferred[name]
+
+
 def fold_constants(model: onnx.ModelProto, source: str, max_memory: int | None = None) -> FoldResult:
     """Return a copy of `model` with every constant-computable node replaced by an initializer."""
     g = model.graph
-    consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-    deferred: dict[str, np.ndarray] = {}  # Q/DQ results, used only if a folded node reads them
-    shapes = _static_shapes(model)
+    consts = _Constants(model)
+    shapes = _ShapesOnDemand(model)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=17)
     limit = guard.resolve_limit(max_memory)
     total = 0
@@ -51,12 +68,12 @@ def fold_constants(model: onnx.ModelProto, source: str, max_memory: int | None =
     new_inits: list[onnx.TensorProto] = []
     for node in g.node:
         label = f"{source}: node '{node.name or node.output[0]}' ({node.op_type})"
-        values = _fold_node(node, consts, deferred, shapes, opset, label)
+        values = _fold_node(node, consts, shapes, opset, label)
         if values is None:
             keep.append(node)
             continue
         if node.op_type in _IMPORTER_FOLDS:
-            deferred.update(values)
+            consts.deferred.update(values)
             keep.append(node)
             continue
         for name, value in values.items():
@@ -68,12 +85,12 @@ def fold_constants(model: onnx.ModelProto, source: str, max_memory: int | None =
             if total > limit:
                 raise guard.refuse(source, total, "folding the constant subgraphs", limit,
                                    "give a model with smaller weights")
-            consts[name] = value
+            consts.values[name] = value
             new_inits.append(numpy_helper.from_array(value, name))
         folded.append(node.name or node.output[0])
     if not folded:
         return FoldResult(model, [])
-    keep = _drop_dead(keep, deferred, {o.name for o in g.output})
+    keep = _drop_dead(keep, consts.deferred, {o.name for o in g.output})
     out = onnx.ModelProto()
     out.CopyFrom(model)
     del out.graph.node[:]
@@ -96,18 +113,18 @@ def _drop_dead(nodes: list[onnx.NodeProto], deferred: dict[str, np.ndarray], out
     return kept[::-1]
 
 
-def _fold_node(node: onnx.NodeProto, consts: dict[str, np.ndarray], deferred: dict[str, np.ndarray],
-               shapes: dict[str, tuple[int, ...]], opset: int, label: str) -> dict[str, np.ndarray] | None:
+def _fold_node(node: onnx.NodeProto, consts: _Constants, shapes: _ShapesOnDemand, opset: int, label: str
+               ) -> dict[str, np.ndarray] | None:
     """The node's output values, or None when it cannot be computed before the graph runs."""
     if node.domain not in ("", "ai.onnx") or node.op_type in _NEVER:
         return None
-    if node.op_type in ("Shape", "Size") and node.input[0] not in consts and node.input[0] not in deferred:
+    if node.op_type in ("Shape", "Size") and node.input[0] not in consts:
         shape = shapes.get(node.input[0])
         return None if shape is None else {node.output[0]: _shape_value(node, shape)}
     inputs = [name for name in node.input if name]
-    if not all(name in consts or name in deferred for name in inputs):
+    if not all(name in consts for name in inputs):
         return None
-    feeds = {name: consts[name] if name in consts else deferred[name] for name in inputs}
+    feeds = {name: consts[name] for name in inputs}
     _check_generated_size(node, feeds, label)
     return _evaluate(node, feeds, opset, label)
 
@@ -123,8 +140,21 @@ def _shape_value(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
     return np.array(shape[start:end], dtype=np.int64)
 
 
+class _ShapesOnDemand:
+    """Static shapes of the graph's tensors (the inputs' batch dimension set to 1), inferred once, on the first
+    `Shape`/`Size` of a computed tensor (inference copies the model, so only when needed)."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.model = model
+        self.shapes: dict[str, tuple[int, ...]] | None = None
+
+    def get(self, name: str) -> tuple[int, ...] | None:
+        if self.shapes is None:
+            self.shapes = _static_shapes(self.model)
+        return self.shapes.get(name)
+
+
 def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
-    """Static shapes of the graph's tensors with the batch dimension of the inputs set to 1."""
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     inits = {i.name for i in copy.graph.initializer}
