@@ -368,3 +368,21 @@ def test_torch_export_with_init_subgraphs_and_flatten_idiom(save_model, tmp_path
     assert {"Shape", "Gather", "Concat", "Mul", "Transpose", "Constant"} <= ops
     graph = _agrees(path)
     assert [lay.op for lay in graph.layers] == ["Conv", "Flatten", "Dense"]
+
+
+def test_dequantized_int8_weight_read_by_a_folded_transpose(save_model):
+    """DequantizeLinear(int8 W) is left to the importer, unless a folded node (here Transpose) reads it."""
+    b = GraphBuilder(21)
+    x = _dense_input(b)
+    ints = b.rng.integers(-127, 128, (8, 6)).astype(np.int8)
+    ints.flat[0] = -128
+    s, z = b.const(np.float32(2.0**-5), "ws"), b.const(np.int8(0), "wz")
+    w = b.node("Transpose", [b.node("DequantizeLinear", [b.const(ints, "wq"), s, z])], perm=[1, 0])
+    bias_q = b.node("DequantizeLinear", [b.const(np.arange(-3, 3, dtype=np.int32) * 1000, "bq"),
+                                         b.const(np.float32(2.0**-9), "bs")])
+    y = b.node("Gemm", [x, w, bias_q], transB=1)
+    graph = _agrees(save_model(build(b, (1, 8), y, "dq")))
+    dense = graph.layers[0]
+    assert dense.weights.kind == "int" and np.array_equal(dense.weights.ints * 2.0**dense.weights.int_scale_exp,
+                                                          ints.T.astype(np.float64) * 2.0**-5)
+    assert [n.split("_")[0] for n in graph.meta["folded_nodes"]] == ["Transpose"]

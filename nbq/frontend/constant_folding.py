@@ -41,10 +41,12 @@ class _Constants:
     """Values known before the graph runs: initializers (converted when first read), folded outputs, and the
     deferred Q/DQ results."""
 
-    def __init__(self, model: onnx.ModelProto):
+    def __init__(self, model: onnx.ModelProto, opset: int):
         self.inits = {i.name: i for i in model.graph.initializer}
+        self.opset = opset
         self.values: dict[str, np.ndarray] = {}
-        self.deferred: dict[str, np.ndarray] = {}  # Q/DQ results, used only if a folded node reads them
+        # Q/DQ of constants, computed only if a folded node reads them: output name -> (node, label)
+        self.deferred: dict[str, tuple[onnx.NodeProto, str]] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self.values or name in self.inits or name in self.deferred
@@ -52,15 +54,24 @@ class _Constants:
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self.values and name in self.inits:
             self.values[name] = numpy_helper.to_array(self.inits[name])
-        return self.values[name] if name in self.values else self.deferred[name]
+        if name not in self.values and name in self.deferred:
+            node, label = self.deferred[name]
+            feeds = {n: self[n] for n in node.input if n}
+            self.values.update(_evaluate(node, feeds, self.opset, label))
+        return self.values[name]
+
+    def defer(self, node: onnx.NodeProto, label: str) -> None:
+        for name in node.output:
+            if name:
+                self.deferred[name] = (node, label)
 
 
 def fold_constants(model: onnx.ModelProto, source: str, max_memory: int | None = None) -> FoldResult:
     """Return a copy of `model` with every constant-computable node replaced by an initializer."""
     g = model.graph
-    consts = _Constants(model)
-    shapes = _ShapesOnDemand(model)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=17)
+    consts = _Constants(model, opset)
+    shapes = _ShapesOnDemand(model)
     limit = guard.resolve_limit(max_memory)
     total = 0
     keep: list[onnx.NodeProto] = []
@@ -68,12 +79,12 @@ def fold_constants(model: onnx.ModelProto, source: str, max_memory: int | None =
     new_inits: list[onnx.TensorProto] = []
     for node in g.node:
         label = f"{source}: node '{node.name or node.output[0]}' ({node.op_type})"
-        values = _fold_node(node, consts, shapes, opset, label)
-        if values is None:
+        if node.op_type in _IMPORTER_FOLDS and all(name in consts for name in node.input if name):
+            consts.defer(node, label)
             keep.append(node)
             continue
-        if node.op_type in _IMPORTER_FOLDS:
-            consts.deferred.update(values)
+        values = _fold_node(node, consts, shapes, opset, label)
+        if values is None:
             keep.append(node)
             continue
         for name, value in values.items():
@@ -100,8 +111,7 @@ def fold_constants(model: onnx.ModelProto, source: str, max_memory: int | None =
     return FoldResult(out, folded)
 
 
-def _drop_dead(nodes: list[onnx.NodeProto], deferred: dict[str, np.ndarray], outputs: set[str]
-               ) -> list[onnx.NodeProto]:
+def _drop_dead(nodes: list[onnx.NodeProto], deferred: dict, outputs: set[str]) -> list[onnx.NodeProto]:
     """Drop the deferred Q/DQ nodes whose values only folded nodes read."""
     used = set(outputs)
     kept = []
@@ -209,9 +219,15 @@ def _evaluate(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: int, la
          for name, v in feeds.items()],
         [helper.make_empty_tensor_value_info(name) for name in node.output if name],
     )
-    one = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     try:
-        results = ReferenceEvaluator(one).run(None, feeds)
+        try:
+            results = ReferenceEvaluator(_one_node(graph, opset)).run(None, feeds)
+        except Exception as exc:
+            # the evaluator implements some ops only from a later version (DequantizeLinear from 19) whose
+            # semantics extend the earlier ones: use the newest it has
+            if "No implementation for operator" not in str(exc):
+                raise
+            results = ReferenceEvaluator(_one_node(graph, onnx.defs.onnx_opset_version())).run(None, feeds)
     except MemoryError:
         raise UnsupportedModelError(f"{label}: folding it needs more memory than available") from None
     except Exception as exc:  # the evaluator raises many kinds for inputs ONNX does not allow
@@ -222,3 +238,5 @@ def _evaluate(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: int, la
     return {name: np.asarray(value) for name, value in zip(names, results, strict=True)}
 
 
+def _one_node(graph: onnx.GraphProto, opset: int) -> onnx.ModelProto:
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
