@@ -599,7 +599,8 @@ def _conv_on_vector(imp: _Importer) -> None:
     node = imp.node
     w = imp.float_const(node.input[1], "Conv weight")
     attrs = imp.attrs()
-    if (w.ndim != 4 or w.shape[2:] != (1, 1) or attrs.get("group", 1) != 1 or any(attrs.get("pads", ()))
+    if (w.ndim != 4 or w.shape[2:] != (1, 1) or list(attrs.get("kernel_shape", [1, 1])) != [1, 1]
+            or attrs.get("group", 1) != 1 or any(attrs.get("pads", ()))
             or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID", "NOTSET", "VALID", b"", "")
             or any(d != 1 for d in attrs.get("dilations", ()))):
         raise imp.fail(f"on the 1x1 map reshaped from a vector only a 1x1 Conv (group 1, no pads) is supported, "

@@ -278,7 +278,7 @@ def dropped_tail(graph: onnx.GraphProto) -> tuple[list[str], list[tuple[str, str
     graph_outputs = [o.name for o in graph.output]
     names, dropped, skipped = [], [], set()
     for out in graph_outputs:
-        cur = out
+        cur, chain = out, []
         while cur in producer:
             i = producer[cur]
             node = nodes[i]
@@ -287,7 +287,8 @@ def dropped_tail(graph: onnx.GraphProto) -> tuple[list[str], list[tuple[str, str
             if any(r not in skipped for r in readers.get(cur, [])) or (cur != out and cur in graph_outputs):
                 break
             skipped.add(i)
-            dropped.append((node.op_type, node.name or node.output[0]))
+            chain.append((node.op_type, node.name or node.output[0]))
             cur = node.input[0]
+        dropped.extend(chain[::-1])  # in graph order
         names.append(cur)
     return names, dropped, skipped
