@@ -104,6 +104,12 @@ def test_folding_cap_refuses_before_allocating(save_model):
     with pytest.raises(UnsupportedModelError, match=r"ConstantOfShape\): folding it would make a constant of "
                                                     r"68,719,476,736 values, over nbq's cap"):
         import_onnx(save_model(build(b, (1, 8), y, "big")))
+    b = GraphBuilder(3)
+    x = _dense_input(b)
+    pads = b.const(np.array([0, 0, 100000, 100000], np.int64), "p")
+    y = b.node("MatMul", [x, b.node("Pad", [b.const(np.ones((2, 2), np.float32), "c"), pads])])
+    with pytest.raises(UnsupportedModelError, match=r"\(Pad\): folding it would make a constant of 10,000,400,004"):
+        import_onnx(save_model(build(b, (1, 8), y, "pad"), "pad.onnx"))
 
 
 # ------------------------------------------------------------------ Sum, Gemm, Mul/Div

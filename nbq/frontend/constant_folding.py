@@ -136,6 +136,7 @@ def _fold_node(node: onnx.NodeProto, consts: _Constants, shapes: _ShapesOnDemand
         return None
     feeds = {name: consts[name] for name in inputs}
     _check_generated_size(node, feeds, label)
+    _check_inferred_size(node, feeds, opset, label)
     return _evaluate(node, feeds, opset, label)
 
 
@@ -207,6 +208,30 @@ def _check_generated_size(node: onnx.NodeProto, feeds: dict[str, np.ndarray], la
             _too_big(int(max(np.ceil((limit - start) / delta), 0)) if delta else 0, node, label)
     except (ValueError, TypeError, AttributeError, OverflowError, IndexError):
         return  # malformed: the evaluator names the problem
+
+
+_SMALL = 4096  # inputs up to this size are given to shape inference as values (shapes, pads, repeats, ...)
+
+
+def _check_inferred_size(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: int, label: str) -> None:
+    """Refuse before evaluating when ONNX shape inference already gives an output over the cap (Pad, OneHot,
+    Resize, ... whose size comes from an input's values)."""
+    small = {n: v for n, v in feeds.items() if v.size <= _SMALL}
+    try:
+        graph = helper.make_graph(
+            [node], "size",
+            [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+             for n, v in feeds.items() if n not in small],
+            [helper.make_empty_tensor_value_info(n) for n in node.output if n],
+            [numpy_helper.from_array(v, n) for n, v in small.items()],
+        )
+        inferred = shape_inference.infer_shapes(_one_node(graph, opset), strict_mode=False, data_prop=True)
+    except Exception:  # only a help: the evaluator and the check after it still apply
+        return
+    for value in inferred.graph.output:
+        t = value.type.tensor_type
+        if t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim):
+            _too_big(int(np.prod([d.dim_value for d in t.shape.dim], dtype=object)), node, label)
 
 
 def _evaluate(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: int, label: str
