@@ -211,8 +211,8 @@ def flatten(imp) -> None:
         imp.views[node.output[0]] = target
         return
     if target != (features,):
-        raise imp.fail(f"{node.op_type} of {_nshape(shape)} to {_nshape(target)} reorders the stream; nbq "
-                       "supports the identity, flattening to (N, -1) and (N, F) <-> (N, F, 1, 1)")
+        raise imp.fail(f"{node.op_type} of {_nshape(shape)} to {_nshape(target)} is not a shape nbq streams; nbq "
+                       "reshapes only to the same shape, to (N, -1), and (N, F) <-> (N, F, 1, 1)")
     pending = isinstance(x_value, Pending)
     src = x_value.source if pending else imp.as_int(x_value)
     t = imp.tensors[src]
