@@ -121,8 +121,7 @@ def mul_div(imp) -> None:
         lo, hi = p.clamp_lo, p.clamp_hi
     a_new, b_new = (p.a * c, p.b * c) if node.op_type == "Mul" else (p.a / c, p.b / c)
     checks.finite(imp.fail, a_new, f"the multiplier after {node.op_type}")
-    imp.values[node.output[0]] = Pending(p.source, a_new, b_new, lo, hi,
-                                         origin=p.origin or node.name or node.output[0])
+    imp.values[node.output[0]] = Pending(p.source, a_new, b_new, lo, hi, origin=node.name or node.output[0])
 
 
 def _reshape_target(imp, shape: tuple[int, ...]) -> tuple[int, ...]:
