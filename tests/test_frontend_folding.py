@@ -394,3 +394,21 @@ def test_dequantized_int8_weight_read_by_a_folded_transpose(save_model):
     assert dense.weights.kind == "int" and np.array_equal(dense.weights.ints * 2.0**dense.weights.int_scale_exp,
                                                           ints.T.astype(np.float64) * 2.0**-5)
     assert [n.split("_")[0] for n in graph.meta["folded_nodes"]] == ["Transpose"]
+
+
+@pytest.mark.parametrize("op,k", [("Div", 3.0), ("Mul", 0.5), ("Mul", -1.0)])
+def test_mul_div_after_an_activation(save_model, op, k):
+    """clamp(y, lo, hi) * k = clamp(k y, k lo, k hi) for k > 0, folded into the next quantizer."""
+    b = GraphBuilder(22)
+    x = b.qdq("input", -3, signed=True, bits=6)
+    c = b.batchnorm(b.node("Conv", [x, b.const(b.po2_weights((3, 2, 3, 3), 3), "w")], kernel_shape=[3, 3]), 3)
+    c = b.node("Clip", [c, b.const(np.float32(0), "lo"), b.const(np.float32(6), "hi")])
+    c = b.node(op, [c, b.const(np.float32(k), "k")])
+    y = b.qdq(c, -2, signed=True, bits=6)
+    path = save_model(build(b, (1, 2, 5, 5), y, "act", out_rank=4))
+    if k > 0:
+        _agrees(path)
+    else:
+        with pytest.raises(UnsupportedModelError, match=r"\(Mul\): Mul by a negative or per-channel constant after "
+                                                        "an activation is not supported"):
+            import_onnx(path)

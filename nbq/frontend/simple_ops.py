@@ -1,6 +1,6 @@
 """Importer handlers for the simple ops: Add, Sum, Mul/Div by a constant, Flatten/Reshape/Squeeze/Unsqueeze
-(with (F, 1, 1) views of vectors), the dropped
-Softmax/LogSoftmax/ArgMax tail, and the ops nbq refuses with advice (LRN; Softmax elsewhere).
+(with (F, 1, 1) views of vectors), the dropped Softmax/LogSoftmax/ArgMax tail, and the ops nbq refuses
+with advice (LRN; Softmax elsewhere).
 
 Each handler takes the importer (nbq.frontend.onnx_import._Importer) and lowers one node onto the IR nbq
 already has; none adds a layer kind.
@@ -115,8 +115,8 @@ def mul_div(imp) -> None:
         if np.any(c < 0) or not np.all(c == c[0]):
             raise imp.fail(f"{node.op_type} by a negative or per-channel constant after an activation is not "
                            "supported; put it before Relu/Clip")
-        factor = float(c[0]) if node.op_type == "Mul" else 1.0 / float(c[0])
-        lo, hi = p.clamp_lo * factor, p.clamp_hi * factor
+        k = float(c[0])
+        lo, hi = (p.clamp_lo * k, p.clamp_hi * k) if node.op_type == "Mul" else (p.clamp_lo / k, p.clamp_hi / k)
     else:
         lo, hi = p.clamp_lo, p.clamp_hi
     a_new, b_new = (p.a * c, p.b * c) if node.op_type == "Mul" else (p.a / c, p.b / c)
