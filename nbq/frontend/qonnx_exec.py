@@ -17,8 +17,10 @@ def has_qonnx_ops(model: str | Path) -> bool:
     return any(is_qonnx_node(n.domain, n.op_type) for n in graph.node)
 
 
-def run_qonnx(model: str | Path, x: np.ndarray, input_name: str) -> list[np.ndarray]:
-    """Every graph output for the batch x, one image at a time (qonnx executes fixed shapes)."""
+def run_qonnx(model: str | Path, x: np.ndarray, input_name: str, outputs: list[str] | None = None
+              ) -> list[np.ndarray]:
+    """The graph outputs (or the ONNX tensors `outputs`) for the batch x, one image at a time (qonnx executes
+    fixed shapes)."""
     try:
         from qonnx.core.modelwrapper import ModelWrapper
         from qonnx.core.onnx_exec import execute_onnx
@@ -35,8 +37,9 @@ def run_qonnx(model: str | Path, x: np.ndarray, input_name: str) -> list[np.ndar
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             wrapper = ModelWrapper(proto).transform(InferShapes())
-            names = [o.name for o in wrapper.graph.output]
-            rows = [execute_onnx(wrapper, {input_name: image[None].astype(np.float32)}) for image in x]
+            names = outputs or [o.name for o in wrapper.graph.output]
+            rows = [execute_onnx(wrapper, {input_name: image[None].astype(np.float32)},
+                                 return_full_exec_context=outputs is not None) for image in x]
     except Exception as exc:  # qonnx raises plain exceptions: one line, not a traceback
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NbqError(f"{model}: qonnx cannot execute the model: {first}") from None
