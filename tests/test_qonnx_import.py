@@ -1,8 +1,9 @@
 """QONNX / Brevitas import (nbq/frontend/qonnx_ops.py): nbq's reference integers against qonnx's own execution.
 
-Three small networks are trained for a few seconds on the digits data with Brevitas and exported as QONNX
-(and converted to QCDQ with qonnx's QuantToQCDQ): (a) a binary MLP, (b) a 4-bit CNN, (c) a power-of-two
-weight CNN.  Hand-built graphs cover every rounding mode, Trunc and MultiThreshold, and the refusals.
+Three small networks are trained for a few seconds on the digits data with Brevitas: (a) a binary MLP,
+(b) a 4-bit CNN, (c) a power-of-two weight CNN.  Each is read in four forms: Brevitas' QONNX export (torch.export
+and TorchScript), qonnx's cleaned model, and QCDQ from qonnx's QuantToQCDQ (the 4-bit CNN also from Brevitas'
+QCDQ exporter).  Hand-built graphs cover every rounding mode, Trunc and MultiThreshold, and the refusals.
 """
 
 from __future__ import annotations
@@ -46,6 +47,23 @@ def _export_qonnx(model, path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         export_qonnx(model, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=True)
+
+
+def _export_torchscript(model, path) -> None:
+    """Brevitas' TorchScript QONNX export; its onnxoptimizer clean-up step is skipped (not installed)."""
+    import types
+
+    import brevitas.export.onnx.manager as manager
+    from brevitas.export import export_qonnx
+
+    saved = manager.onnx, manager.opt
+    manager.onnx, manager.opt = onnx, types.SimpleNamespace(optimize=lambda model, passes: model)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            export_qonnx(model, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=False)
+    finally:
+        manager.onnx, manager.opt = saved
 
 
 def _export_qcdq(model, path) -> None:
@@ -225,7 +243,9 @@ def networks(tmp_path_factory, digits):
         path, cleaned, qcdq = (folder / f"{kind}{suffix}.onnx" for suffix in ("", "_cleaned", "_qcdq"))
         _export_qonnx(model, path)
         _cleaned_and_qcdq(path, cleaned, qcdq)
-        nets[kind] = {"qonnx": path, "cleaned": cleaned, "qcdq": qcdq, "accuracy": acc}
+        nets[kind] = {"qonnx": path, "cleaned": cleaned, "qcdq": qcdq, "accuracy": acc,
+                      "torchscript": folder / f"{kind}_torchscript.onnx"}
+        _export_torchscript(model, nets[kind]["torchscript"])
         if kind == "int4_cnn":  # Brevitas' QCDQ exporter too (it refuses binary quantizers)
             _export_qcdq(model, folder / f"{kind}_brevitas_qcdq.onnx")
             nets[kind]["brevitas_qcdq"] = folder / f"{kind}_brevitas_qcdq.onnx"
@@ -233,7 +253,7 @@ def networks(tmp_path_factory, digits):
     return nets
 
 
-FORMS = ([(kind, form) for kind in KINDS for form in ("qonnx", "cleaned", "qcdq")]
+FORMS = ([(kind, form) for kind in KINDS for form in ("qonnx", "cleaned", "qcdq", "torchscript")]
          + [("int4_cnn", "brevitas_qcdq")])
 
 
@@ -242,7 +262,7 @@ def test_reference_equals_qonnx_execution(networks, digits, kind, form):
     net = networks[kind]
     assert net["accuracy"] > 0.6, f"{kind} did not train ({net['accuracy']:.2f})"
     path = net[form]
-    if form in ("qonnx", "cleaned"):
+    if form in ("qonnx", "cleaned", "torchscript"):
         assert any(n.domain == QDOMAIN for n in onnx.load(str(path)).graph.node)
     else:  # QCDQ: no Quant left (BipolarQuant has no QCDQ form and stays)
         ops = {n.op_type for n in onnx.load(str(path)).graph.node}

@@ -326,6 +326,30 @@ def _qcdq_clip(base_clip: Callable) -> Callable:
     return clip
 
 
+# ------------------------------------------------------------------ Transpose of quantized weights
+
+
+def _const_transpose(base: Callable | None) -> Callable:
+    """Transpose of a constant: Brevitas' TorchScript export writes Quant(W) -> Transpose -> MatMul, which the
+    constant folder cannot fold (it does not evaluate QONNX ops)."""
+
+    def transpose(imp) -> None:
+        x = imp.get(imp.node.input[0])
+        if not isinstance(x, Const):
+            if base is not None:
+                base(imp)
+                return
+            raise imp.fail("Transpose of a computed tensor is not supported (only of a constant weight); "
+                           "export without it")
+        ndim = x.value.ndim
+        perm = imp.attrs().get("perm", list(range(ndim))[::-1])
+        if sorted(int(p) for p in perm) != list(range(ndim)):
+            raise imp.fail(f"attribute 'perm' = {list(perm)} is not a permutation of the {ndim} axes")
+        imp.values[imp.node.output[0]] = Const(np.transpose(x.value, [int(p) for p in perm]))
+
+    return transpose
+
+
 # ------------------------------------------------------------------ registration
 
 
@@ -336,3 +360,4 @@ def register(handlers: dict[str, Callable], domains: dict[str, tuple[str, ...]])
         handlers[op] = handler
         domains[op] = QONNX_DOMAINS
     handlers["Clip"] = _qcdq_clip(handlers["Clip"])
+    handlers["Transpose"] = _const_transpose(handlers.get("Transpose"))
