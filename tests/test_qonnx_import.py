@@ -652,3 +652,19 @@ def test_mixed_qonnx_cnn_csim(save_model, tmp_path):
     result = compile_model(save_model(_mixed_cnn()), load_board("zcu102"), tmp_path / "prj", csim=True)
     assert result.csim.passed, "\n".join(result.csim.first_mismatches)
     assert result.csim.mismatches == 0 and result.csim.images >= 4
+
+
+def test_nbq_run_with_a_dropped_softmax_on_qonnx(save_model):
+    """A Softmax tail is dropped (the design outputs the scores); qonnx's executor returns those scores too."""
+    from nbq.compare import compare_with_onnxruntime
+
+    qin, p_in = _input_quant()
+    fc = helper.make_node("MatMul", ["xq", "w"], ["scores"], name="fc")
+    soft = helper.make_node("Softmax", ["scores"], ["y"], name="soft", axis=1)
+    w = np.sign(np.random.default_rng(15).normal(size=(6, 4)))
+    path = save_model(_model([qin, fc, soft], {**p_in, "w": w}, [6], [4]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = compare_with_onnxruntime(path, _inputs(6, 16)[:4])
+    assert report.executor == "qonnx" and report.max_steps == 0.0
+    assert np.unique(next(iter(report.outputs_int.values()))).size > 3
