@@ -12,7 +12,8 @@ Semantics follow qonnx 1.0 (qonnx/custom_op/general/*.py):
 * QCDQ: QuantizeLinear -> Clip -> DequantizeLinear; the Clip narrows the integer range.
 
 Handlers take the importer (nbq.frontend.onnx_import._Importer) and are registered into its table by
-`register`; onnx_import is imported lazily here, as it imports this module.
+`register`; this module never imports onnx_import (which imports it), nor does nbq.frontend.loading's use of
+`is_qonnx_node` pull the importer in.
 """
 
 from __future__ import annotations
