@@ -6,7 +6,7 @@ module nbq_permute #(
     parameter int ELEMS = 2,
     parameter int E_BITS = 8,
     parameter int IDX_BITS = 1,
-    parameter logic [ELEMS*IDX_BITS-1:0] PERM = '0
+    parameter logic [ELEMS*IDX_BITS-1:0] PERM = 2'b10  // default: swap the two elements
 ) (
     input  logic                    in_valid,
     output logic                    in_ready,

@@ -5,10 +5,11 @@ tensor read by k consumers (layers or the graph output) is fanned out by k-1 clo
 processes.  Flatten is free on a stream: its output shares its input's stream.
 
 Word widths (values per stream word, see hw/include/nbq/common.h): a Conv/Dense writes
-PE-wide words; every other layer keeps the width of its (first) input.  A Dense layer, or a
-1x1 convolution without a sliding window, reads SIMD-wide words, the second input of an
-Add must match the first, and Concat and ChannelPermute read and write whole pixels (or vectors): where a stream's width differs, a regroup process converts it.  The
-core's ports carry one value per transfer: to_vec and from_vec adapt them, the input side
+PE-wide words; Concat and ChannelPermute write one word per pixel (or vector); every other
+layer keeps the width of its (first) input.  A Dense layer, or a 1x1 convolution without a
+sliding window, reads SIMD-wide words, Concat and ChannelPermute read one word per pixel, and
+the second input of an Add must match the first: where a stream's width differs, a regroup
+process converts it.  The core's ports carry one value per transfer: to_vec and from_vec adapt them, the input side
 straight to the width its consumers read when they all agree (else one value per word).
 """
 

@@ -23,8 +23,7 @@ from nbq.backends.hls.outputs import RTL_SIM_DIRS, rtl_owned
 from nbq.backends.names import c_identifier
 from nbq.backends.outdir import Owned, check_replaceable, replace_folder
 from nbq.backends.render import render
-from nbq.backends.rtl import memfiles
-from nbq.backends.rtl import stream_ops
+from nbq.backends.rtl import memfiles, stream_ops
 from nbq.backends.rtl.layers import Builder
 from nbq.backends.rtl.netlist import Stream, lane_bits
 from nbq.boards import Board
