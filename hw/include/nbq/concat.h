@@ -39,11 +39,11 @@ void concat2(hls::stream<vec<typename CFG::a_t, CFG::A_W> >& in_a,
     }
 }
 
-// Channel permutation (shuffle) of one whole pixel per word: out[c] = in[perm[c]].
-// CFG provides: t (the value type), C (channels), WORDS (pixels per image).
+// Channel permutation (shuffle) of one whole pixel per word: out[c] = in[perm[0][c]] (the table is
+// one row, one ROM word).  CFG provides: t (the value type), C (channels), WORDS (pixels per image).
 template <class CFG>
 void channel_permute(hls::stream<vec<typename CFG::t, CFG::C> >& in, hls::stream<vec<typename CFG::t, CFG::C> >& out,
-                     const int perm[CFG::C], int images) {
+                     const int perm[1][CFG::C], int images) {
     const int total = images * CFG::WORDS;
     for (int i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
@@ -51,7 +51,7 @@ void channel_permute(hls::stream<vec<typename CFG::t, CFG::C> >& in, hls::stream
         vec<typename CFG::t, CFG::C> y;
         for (int c = 0; c < CFG::C; c++) {
 #pragma HLS UNROLL
-            y[c] = x[perm[c]];
+            y[c] = x[perm[0][c]];
         }
         out.write(y);
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from nbq.backends.escape import label
-from nbq.backends.hls.cxx import int_list
+from nbq.backends.hls.cxx import int_table
 from nbq.backends.hls.layers import Built, Call, CArray, ConfigStruct, LayerContext, int_const, layer_info
 from nbq.backends.hls.streams import DEFAULT_DEPTH, Process, Stream
 from nbq.errors import UnsupportedModelError
@@ -58,7 +58,8 @@ def permute_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) 
     cfg = ConfigStruct(f"cfg_{ident}", f"ChannelPermute {label(layer.name)}: {c} channels",
                        [("t", ctx.type_name(layer.output))],
                        [int_const("C", c), int_const("WORDS", y.size // c)])
-    table = CArray("int", f"perm_{ident}", f"[{c}]", int_list(np.asarray(layer.perm, dtype=np.int64)),
+    # one row: the weights header reshapes it into a single word, so every lane reads its index at once
+    table = CArray("int", f"perm_{ident}", f"[1][{c}]", int_table(np.asarray(layer.perm, dtype=np.int64)[None, :]),
                    "source channel of each output channel")
     info = layer_info(unit, ident, ctx, perm=[int(p) for p in layer.perm], width=c)
     call = Call(f"nbq::channel_permute<cfg_{ident}>", [*proc.inputs, *proc.outputs, table.name])
