@@ -260,3 +260,23 @@ def shuffle_pools(seed: int = 42) -> onnx.ModelProto:
     x = b.qdq(b.node("Relu", [x]), -3, signed=False, bits=4)
     x = _conv(b, x, b.po2_weights((4, 4, 2, 2), 3), bias=True)
     return build(b, (1, 1, 6, 6), x, "shuffle_pools", out_rank=4)
+
+
+def concat_mixed(seed: int = 44) -> onnx.ModelProto:
+    """DenseNet skip from the graph input over a deep branch: Concat(x, conv(conv(x)) without a quantizer:
+    raw integers with their bias, axis -3) -> MaxPool -> Flatten -> two Gemms -> uint4 each -> Concat of the
+    two vectors (axis -1) -> Gemm."""
+    b = GraphBuilder(seed)
+    x = b.qdq("input", -3, signed=True, bits=4)
+    y = b.activation(_conv(b, x, b.po2_weights((3, 2, 3, 3), 3), pads=[1, 1, 1, 1]), 3, -2, 4, False)
+    # a whole-number bias is a multiple of the accumulator's step: the raw integers stay exact (no rounding)
+    bias = b.const(np.round(b.rng.normal(0, 2, 3)).astype(np.float32), "bias")
+    y = b.node("Conv", [y, b.const(b.po2_weights((3, 3, 3, 3), 3), "w"), bias], kernel_shape=[3, 3],
+               pads=[1, 1, 1, 1])
+    z = b.node("Concat", [x, y], axis=-3)
+    z = b.node("Flatten", [b.node("MaxPool", [z], kernel_shape=[2, 2], strides=[2, 2])], axis=1)
+    v1 = b.activation(_gemm(b, z, b.po2_weights((6, 20), 3)), 6, -2, 4, False)
+    v2 = b.activation(_gemm(b, z, b.po2_weights((4, 20), 3)), 4, -3, 4, False)
+    v = b.node("Concat", [v1, v2], axis=-1)
+    v = _gemm(b, v, b.po2_weights((3, 10), 3))
+    return build(b, (1, 2, 4, 4), v, "concat_mixed")

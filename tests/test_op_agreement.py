@@ -108,6 +108,9 @@ KINDS: dict[str, Callable[[ir.Graph], bool]] = {
                                       for la in g.layers),
     "concat-skip": lambda g: any(isinstance(la, ir.Concat) and any(a in _upstream(g, b) for a in la.inputs
                                                                    for b in la.inputs) for la in g.layers),
+    "concat-vectors": lambda g: any(isinstance(la, ir.Concat) and len(g.tensors[la.output].shape) == 1
+                                    for la in g.layers),
+    "concat-of-input": lambda g: any(isinstance(la, ir.Concat) and g.inputs[0] in la.inputs for la in g.layers),
     "channel-permute": lambda g: any(isinstance(la, ir.ChannelPermute) for la in g.layers),
     "maxpool-ceil": lambda g: any(isinstance(la, ir.MaxPool) and la.pads[2:] != la.pads[:2] for la in g.layers),
     "sumpool-padded": lambda g: any(isinstance(la, ir.SumPool) and any(la.pads) for la in g.layers),
@@ -151,6 +154,8 @@ CASES = [
          ("svpe", "svpe", "svpe")),
     Case("concat-fire", op_cases.concat_fire, "svpe", ("concat-3-shifted", "concat-skip", "threshold-after-mvau"),
          ("svpe", "svpe", "svpe", "svpe"), slow=False),
+    Case("concat-mixed", op_cases.concat_mixed, "svpe", ("concat-vectors", "concat-of-input", "concat-skip", "dense"),
+         ("svpe", "svpe", "svpe", "svpe", "svpe")),
     Case("shuffle-pools", op_cases.shuffle_pools, "svpe",
          ("channel-permute", "maxpool-ceil", "sumpool-padded", "threshold-after-pool"), ("svpe", "svpe", "svpe")),
 ]

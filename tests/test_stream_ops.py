@@ -216,3 +216,14 @@ def test_a_dangling_grouped_view_is_refused(save_model):
     path = save_model(build(b, (1, 2, 3, 3), x, "dangling", out_rank=5))
     with pytest.raises(UnsupportedModelError, match="must be a channel shuffle"):
         import_onnx(path)
+
+
+# ------------------------------------------------------------------ the simulated op cases against ONNX Runtime
+
+
+@pytest.mark.parametrize("name", ["concat_fire", "concat_mixed", "shuffle_pools"])
+def test_op_cases_agree_with_onnxruntime(save_model, name):
+    """The graphs tests/test_op_agreement.py simulates (reference == C-sim == RTL) match ONNX Runtime."""
+    import op_cases
+
+    _agree(save_model, getattr(op_cases, name)(), steps=1.0)
