@@ -90,6 +90,8 @@ def _target(imp: _Importer) -> list[int]:
 
 def _resolve(imp: _Importer, target: list[int], full: tuple[int, ...]) -> list[int]:
     """ONNX Reshape semantics on (1, *shape): 0 copies the input's dimension, one -1 takes the rest."""
+    if imp.attrs().get("allowzero", 0) and 0 in target:
+        raise imp.fail(f"Reshape to {target} with allowzero=1 makes an empty tensor; use allowzero=0")
     dims = [full[i] if d == 0 and i < len(full) else d for i, d in enumerate(target)]
     total = int(np.prod(full))
     if dims.count(-1) > 1 or any(d < -1 or d == 0 for d in dims):
