@@ -227,3 +227,29 @@ def test_op_cases_agree_with_onnxruntime(save_model, name):
     import op_cases
 
     _agree(save_model, getattr(op_cases, name)(), steps=1.0)
+
+
+# ------------------------------------------------------------------ hardware plan
+
+
+def test_sign_outputs_stay_bipolar_through_shuffle_and_concat(save_model):
+    """+-1 maps stay +-1 through a channel shuffle and an unshifted Concat: the binary conv after them
+    runs the unmasked XNOR engine (2 * popcount - K), as after a plain sign."""
+    from nbq.boards import load_board
+    from nbq.plan import plan_graph
+
+    b = GraphBuilder(11)
+    x = b.qdq("input", -3, signed=True, bits=4)
+    s = b.node("Sign", [b.batchnorm(b.node("Conv", [x, b.const(b.po2_weights((4, 1, 3, 3), 2), "w")],
+                                           kernel_shape=[3, 3]), 4)])
+    t = b.node("Reshape", [s, b.const(np.array([0, 2, 2, 4, 4], np.int64), "s5")])
+    t = b.node("Reshape", [b.node("Transpose", [t], perm=[0, 2, 1, 3, 4]),
+                           b.const(np.array([0, 4, 4, 4], np.int64), "s4")])
+    z = b.node("Concat", [s, t], axis=1)
+    w = b.rng.choice(np.array([-1.0, 1.0], np.float32), size=(3, 8, 3, 3))
+    y = b.node("Conv", [z, b.const(w, "wb")], kernel_shape=[3, 3])
+    graph = lower(save_model(build(b, (1, 1, 6, 6), y, "bipolar", out_rank=4)))
+    assert {"ChannelPermute", "Concat"} <= {la.op for la in graph.layers}
+    plan = plan_graph(graph, load_board("zcu102"))
+    engines = [(p.engine.kind, p.engine.masked) for p in plan.mvaus]
+    assert engines[-1] == ("xnor", False), engines
