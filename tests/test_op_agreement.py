@@ -9,7 +9,7 @@ images than were given, or if the two backends built different engines or foldin
 
 Cost: per case one g++ build and one Verilator build (-O0, runtime objects shared through
 nbq.sim.objcache), run side by side in two threads: 3-6 s a case on an idle 2-core machine, about
-twice that under load; the whole file ~75 s idle.  The five unmarked simulated cases are the quick
+twice that under load; the whole file ~75 s idle.  The six unmarked simulated cases are the quick
 tier; the compile-only tests run for every case in both tiers.
 """
 
