@@ -253,3 +253,33 @@ def test_sign_outputs_stay_bipolar_through_shuffle_and_concat(save_model):
     plan = plan_graph(graph, load_board("zcu102"))
     engines = [(p.engine.kind, p.engine.masked) for p in plan.mvaus]
     assert engines[-1] == ("xnor", False), engines
+
+
+def _inception(relu_b: bool = True, quantize: bool = True) -> onnx.ModelProto:
+    """Two float branches (conv -> BN -> ReLU, not quantized) joined by a Concat, then one quantizer."""
+    b = GraphBuilder(12)
+    x = b.qdq("input", -3, signed=True, bits=4)
+    br = []
+    for k, (oc, relu) in enumerate(((3, True), (2, relu_b))):
+        w = b.po2_weights((oc, 2, 2 * k + 1, 2 * k + 1), 3)
+        y = b.batchnorm(b.node("Conv", [x, b.const(w, "w")], kernel_shape=[2 * k + 1] * 2, pads=[k] * 4), oc)
+        br.append(b.node("Relu", [y]) if relu else y)
+    z = b.node("Concat", br, axis=1)
+    if quantize:
+        z = b.qdq(z, -2, signed=False, bits=4)
+    return build(b, (1, 2, 4, 4), z, "inception", out_rank=4)
+
+
+def test_concat_of_float_branches_then_one_quantizer(save_model):
+    g = _agree(save_model, _inception(), steps=1.0)
+    (cat,) = [la for la in g.layers if isinstance(la, ir.Concat)]
+    assert isinstance(g.consumers(cat.output)[0], ir.Threshold)
+
+
+@pytest.mark.parametrize("relu_b, quantize, message", [
+    (False, True, "different activations"),
+    (True, False, "without a quantizer"),
+])
+def test_concat_of_float_branches_errors(save_model, relu_b, quantize, message):
+    with pytest.raises(UnsupportedModelError, match=message):
+        import_onnx(save_model(_inception(relu_b, quantize)))

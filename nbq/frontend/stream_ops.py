@@ -16,7 +16,7 @@ import numpy as np
 
 from nbq import ir
 from nbq.formats import is_power_of_two
-from nbq.frontend.values import Const, IntVal
+from nbq.frontend.values import Const, IntVal, Pending
 
 if TYPE_CHECKING:
     from nbq.frontend.onnx_import import _Importer
@@ -49,20 +49,27 @@ def concat(imp: _Importer) -> None:
             imp.values[node.output[0]] = imp.get(names[0])
             return
         raise imp.fail("Concat needs at least one input")
-    if any(isinstance(imp.get(n), Const) for n in names):
+    values = [imp.get(n) for n in names]
+    if any(isinstance(v, Const) for v in values):
         raise imp.fail("Concat of a constant is not supported; concatenate computed tensors")
-    tensors = [imp.as_int(imp.get(n), f"Concat '{node.name}'") for n in names]
+    floats = [v for v in values if isinstance(v, Pending) and (v.has_clamp or not np.all(
+        v.a == imp.tensors[v.source].scale))]
+    if floats:  # float branches (BatchNormalization / ReLU not yet quantized): concatenate the pending chains
+        _concat_pending(imp, values)
+        return
+    tensors = [imp.as_int(v, f"Concat '{node.name}'") for v in values]
+    imp.values[node.output[0]] = IntVal(_add_concat(imp, tensors))
+
+
+def _add_concat(imp: _Importer, tensors: list[str]) -> str:
+    """The Concat layer of integer tensors, shifted onto the finest scale (shapes and axis checked); returns
+    its output."""
+    node = imp.node
     shapes = [imp.tensors[t].shape for t in tensors]
     rank = len(shapes[0]) + 1  # with the batch axis
-    attrs = imp.attrs()
-    if "axis" not in attrs:
-        raise imp.fail("attribute 'axis' is missing")
-    axis = int(attrs["axis"])
     if any(len(s) + 1 != rank for s in shapes):
         raise imp.fail(f"Concat of tensors of different ranks {[list(s) for s in shapes]}")
-    if not -rank <= axis < rank or axis % rank != 1:
-        raise imp.fail(f"Concat on axis {axis} of rank-{rank} tensors is not supported; nbq concatenates "
-                       f"channels only (axis 1{' or -3' if rank == 4 else ''})")
+    _check_axis(imp, rank)
     if len({s[1:] for s in shapes}) != 1:
         raise imp.fail(f"Concat of shapes {[list(s) for s in shapes]}: all but the channel axis must agree")
     scales = [imp.tensors[t].scale for t in tensors]
@@ -77,7 +84,36 @@ def concat(imp: _Importer) -> None:
     shape = (sum(s[0] for s in shapes),) + tuple(shapes[0][1:])
     out = imp.new_tensor(node.output[0], shape, fine)
     imp.add_layer(ir.Concat(name=imp.layer_name(), inputs=tensors, output=out, shifts=tuple(shifts)))
-    imp.values[node.output[0]] = IntVal(out)
+    return out
+
+
+def _concat_pending(imp: _Importer, values: list) -> None:
+    """Concat of float chains y_i = clamp(a_i * x_i + b_i) over integer tensors x_i: the x_i are concatenated
+    (shifted onto the finest scale, so a_i is divided by 2^shift) and the affine follows per channel, for
+    the quantizer after the Concat to fold.  The clamps (ReLU / Clip) must be the same on every input."""
+    node = imp.node
+    chains = [imp.as_pending(v) for v in values]
+    clamps = {(p.clamp_lo, p.clamp_hi) for p in chains}
+    if len(clamps) > 1:
+        raise imp.fail("Concat of inputs with different activations (ReLU/Clip ranges) before their quantizer; "
+                       "quantize each input (QuantizeLinear/DequantizeLinear) before the Concat")
+    out = _add_concat(imp, [p.source for p in chains])
+    layer = imp.layers[-1]
+    a = np.concatenate([p.a / 2.0**s for p, s in zip(chains, layer.shifts, strict=True)])
+    b = np.concatenate([p.b for p in chains])
+    lo, hi = clamps.pop()
+    origin = next((p.origin for p in chains if p.origin), node.name)
+    imp.values[node.output[0]] = Pending(out, a, b, lo, hi, origin=origin)
+
+
+def _check_axis(imp: _Importer, rank: int) -> None:
+    attrs = imp.attrs()
+    if "axis" not in attrs:
+        raise imp.fail("attribute 'axis' is missing")
+    axis = int(attrs["axis"])
+    if not -rank <= axis < rank or axis % rank != 1:
+        raise imp.fail(f"Concat on axis {axis} of rank-{rank} tensors is not supported; nbq concatenates "
+                       f"channels only (axis 1{' or -3' if rank == 4 else ''})")
 
 
 def _target(imp: _Importer) -> list[int]:
