@@ -74,6 +74,13 @@ def test_ceil_rule_matches_onnxruntime_shapes_and_values(save_model):
     assert dropped > 0  # the rule's corner case was exercised
 
 
+@pytest.mark.parametrize("auto_pad", ["VALID", "SAME_UPPER", "SAME_LOWER"])
+@pytest.mark.parametrize("h, k, s", [(6, 3, 2), (7, 2, 3), (5, 3, 3)])
+def test_ceil_mode_with_auto_pad(save_model, auto_pad, h, k, s):
+    _agree(save_model, _pool_model("MaxPool", (1, 2, h, h), kernel_shape=[k, k], strides=[s, s], auto_pad=auto_pad,
+                                   ceil_mode=1))
+
+
 def test_ceil_extra_padding():
     assert ceil_extra(6, 3, 2, 0, 0) == 1  # 6x6, 3x3/2: floor 2 windows, ceil 3
     assert ceil_extra(7, 3, 2, 0, 0) == 0  # already exact
