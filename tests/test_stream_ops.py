@@ -209,7 +209,15 @@ def test_identity_transpose_passes(save_model):
     assert g.layers == []
 
 
-@pytest.mark.parametrize("perm", [(0, 2, 3, 1), (0, 1, 3, 2), (1, 0, 2, 3)])
+def test_transpose_of_size_one_axes_passes(save_model):
+    """(N, C, 1, 1): swapping H and W moves no value."""
+    b = GraphBuilder(6)
+    x = b.node("Transpose", [b.node("GlobalAveragePool", [_int_input(b)])], perm=[0, 1, 3, 2])
+    g = _agree(save_model, build(b, (1, 2, 4, 4), x, "transpose11", out_rank=4))
+    assert [la.op for la in g.layers] == ["SumPool"]
+
+
+@pytest.mark.parametrize("perm", [(0, 2, 3, 1), (0, 1, 3, 2), (1, 0, 2, 3), (0, 2, 1, 3)])
 def test_transpose_that_moves_axes_is_refused(save_model, perm):
     path = save_model(_transpose_model(perm))
     with pytest.raises(UnsupportedModelError, match=r"Transpose perm .* moves its axes") as err:

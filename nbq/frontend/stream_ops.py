@@ -4,7 +4,7 @@ Channel shuffle is the ShuffleNet idiom Reshape(N, g, C/g, H, W) -> Transpose(pe
 -> Reshape(N, C, H, W).  The importer follows it value by value: the 5-D Reshape makes a ``Grouped``
 view of an integer tensor, the Transpose swaps its two channel axes, and the Reshape back to
 (N, C, H, W) emits one ``ir.ChannelPermute``.  A Transpose on an (N, C, H, W) or (N, F) tensor is
-accepted only as the identity.
+accepted only when it leaves the data and shape as they are (the identity, or swapping size-1 axes).
 """
 
 from __future__ import annotations
@@ -188,10 +188,15 @@ def transpose(imp: _Importer) -> None:
                            "use perm [0, 2, 1, 3, 4]")
         imp.values[node.output[0]] = replace(value, swapped=not value.swapped)
         return
-    rank = len(imp.shape_of(value)) + 1
+    shape = (-1,) + tuple(imp.shape_of(value))  # the batch axis counts as a real (size > 1) axis
+    rank = len(shape)
     if perm is None:
         perm = list(range(rank))[::-1]
-    if perm != list(range(rank)):
+    if sorted(perm) != list(range(rank)):
+        raise imp.fail(f"Transpose perm {perm} is not a permutation of the {rank} axes")
+    moved = [p for p in perm if shape[p] != 1]
+    same_data = [shape[p] for p in perm] == list(shape) and moved == sorted(moved)  # only size-1 axes move
+    if not same_data:
         raise imp.fail(f"Transpose perm {perm} of a rank-{rank} tensor moves its axes; nbq streams (N, C, H, W) "
                        "and (N, F) as they are: only the identity and the channel shuffle "
                        "Reshape(N, g, C/g, H, W) -> Transpose([0, 2, 1, 3, 4]) -> Reshape(N, C, H, W) are supported")
