@@ -167,10 +167,11 @@ def test_concat_on_another_axis_is_refused(save_model, axis):
 
 
 def _shuffle_model(groups: int, c: int = 6, perm=(0, 2, 1, 3, 4), back: list[int] | None = None,
-                   transpose: bool = True) -> onnx.ModelProto:
+                   transpose: bool = True, merged: bool = False) -> onnx.ModelProto:
     b = GraphBuilder(5)
     x = _int_input(b)
-    x = b.node("Reshape", [x, b.const(np.array([-1, groups, c // groups, 3, 2], np.int64), "s5")])
+    split = [-1, groups, c // groups] + ([6] if merged else [3, 2])
+    x = b.node("Reshape", [x, b.const(np.array(split, np.int64), "s5")])
     if transpose:
         x = b.node("Transpose", [x], perm=list(perm))
     x = b.node("Reshape", [x, b.const(np.array(back or [-1, c, 3, 2], np.int64), "s4")])
@@ -183,6 +184,27 @@ def test_channel_shuffle_is_exact(save_model, groups):
     (perm,) = g.layers
     assert isinstance(perm, ir.ChannelPermute) and sorted(perm.perm) == list(range(6))
     assert perm.perm != tuple(range(6))
+
+
+def test_channel_shuffle_with_merged_pixels(save_model):
+    """The 4-D form: Reshape(N, g, C/g, H*W) -> Transpose([0, 2, 1, 3]) -> Reshape(N, C, H, W)."""
+    g = _agree(save_model, _shuffle_model(3, perm=(0, 2, 1, 3), merged=True))
+    (perm,) = g.layers
+    assert perm.perm == (0, 2, 4, 1, 3, 5)
+
+
+def test_reshape_to_the_same_shape_is_no_layer(save_model):
+    b = GraphBuilder(8)
+    x = b.node("Reshape", [_int_input(b), b.const(np.array([-1, 2, 3, 3], np.int64), "s")])
+    g = _agree(save_model, build(b, (1, 2, 3, 3), x, "same", out_rank=4))
+    assert g.layers == []
+
+
+def test_other_4d_reshapes_are_refused(save_model):
+    b = GraphBuilder(8)
+    x = b.node("Reshape", [_int_input(b), b.const(np.array([-1, 6, 3, 1], np.int64), "s")])
+    with pytest.raises(UnsupportedModelError, match=r"nbq reshapes to \(N, -1\)"):
+        import_onnx(save_model(build(b, (1, 2, 3, 3), x, "other", out_rank=4)))
 
 
 def test_reshape_round_trip_without_transpose_is_no_layer(save_model):

@@ -147,7 +147,7 @@ class _Importer:
         if isinstance(value, Const):
             raise self.fail("expected a computed tensor, got a constant")
         if isinstance(value, stream_ops.Grouped):
-            raise self.fail("a 5-D Reshape (N, g, C/g, H, W) must be a channel shuffle: Transpose(perm=[0, 2, 1, "
+            raise self.fail("a Reshape to (N, g, C/g, H, W) must be a channel shuffle: Transpose(perm=[0, 2, 1, "
                             "3, 4]) and a Reshape back to (N, C, H, W)")
         src = self.tensors[value.source]
         if not np.all(value.a == src.scale):

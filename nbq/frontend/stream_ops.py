@@ -2,9 +2,10 @@
 
 Channel shuffle is the ShuffleNet idiom Reshape(N, g, C/g, H, W) -> Transpose(perm=[0, 2, 1, 3, 4])
 -> Reshape(N, C, H, W).  The importer follows it value by value: the 5-D Reshape makes a ``Grouped``
-view of an integer tensor, the Transpose swaps its two channel axes, and the Reshape back to
-(N, C, H, W) emits one ``ir.ChannelPermute``.  A Transpose on an (N, C, H, W) or (N, F) tensor is
-accepted only when it leaves the data and shape as they are (the identity, or swapping size-1 axes).
+view of an integer tensor (also the 4-D form (N, g, C/g, H*W) with perm [0, 2, 1, 3]), the Transpose
+swaps its two channel axes, and the Reshape back to (N, C, H, W) emits one ``ir.ChannelPermute``.
+A Transpose on an (N, C, H, W) or (N, F) tensor is accepted only when it leaves the data and shape
+as they are (the identity, or swapping size-1 axes).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ class Grouped:
     tensor: str
     groups: int
     swapped: bool = False
+    merged: bool = False  # (N, d1, d2, H*W): the 4-D form of the idiom
+
+    def shape(self, c: int, h: int, w: int) -> tuple[int, ...]:
+        d = (self.groups, c // self.groups) if not self.swapped else (c // self.groups, self.groups)
+        return (1, *d, h * w) if self.merged else (1, *d, h, w)
+
+    @property
+    def swap_perm(self) -> list[int]:
+        return [0, 2, 1, 3] if self.merged else [0, 2, 1, 3, 4]
 
     def perm(self, channels: int) -> tuple[int, ...]:
         """Source channel of each output channel when reshaped back to (C, H, W)."""
@@ -150,8 +160,7 @@ def reshape(imp: _Importer, flatten) -> None:
     if isinstance(value, Grouped):
         t = imp.tensors[value.tensor]
         c, h, w = t.shape
-        dims = _resolve(imp, target, (1, value.groups, c // value.groups, h, w) if not value.swapped
-                        else (1, c // value.groups, value.groups, h, w))
+        dims = _resolve(imp, target, value.shape(c, h, w))
         if dims != [1, c, h, w]:
             raise imp.fail(f"a channel shuffle must reshape back to (N, {c}, {h}, {w}), got {target}")
         perm = value.perm(c)
@@ -162,19 +171,20 @@ def reshape(imp: _Importer, flatten) -> None:
         imp.add_layer(ir.ChannelPermute(name=imp.layer_name(), inputs=[value.tensor], output=out, perm=perm))
         imp.values[node.output[0]] = IntVal(out)
         return
-    if len(target) != 5:
+    if len(target) not in (4, 5) or not isinstance(value, IntVal | Pending) or len(imp.shape_of(value)) != 3:
         flatten(imp)
         return
     x = imp.as_int(value, f"Reshape '{node.name}'")
-    t = imp.tensors[x]
-    if len(t.shape) != 3:
-        raise imp.fail(f"a 5-D Reshape needs an (N, C, H, W) input, got {list(t.shape)}")
-    c, h, w = t.shape
+    c, h, w = imp.tensors[x].shape
     dims = _resolve(imp, target, (1, c, h, w))
-    if dims[0] != 1 or dims[3:] != [h, w] or dims[1] * dims[2] != c:
-        raise imp.fail(f"Reshape to {target}: only the channel-shuffle split (N, groups, C/groups, H, W) of "
-                       f"(N, {c}, {h}, {w}) is supported")
-    imp.values[node.output[0]] = Grouped(x, dims[1])
+    if dims == [1, c, h, w]:  # a Reshape to the shape it has
+        imp.values[node.output[0]] = IntVal(x)
+        return
+    spatial = [h, w] if len(dims) == 5 else [h * w]
+    if dims[0] != 1 or dims[3:] != spatial or dims[1] * dims[2] != c:
+        raise imp.fail(f"Reshape of (N, {c}, {h}, {w}) to {target} is not supported; nbq reshapes to (N, -1) "
+                       "and splits channels for a shuffle: (N, groups, C/groups, H, W) or (N, groups, C/groups, H*W)")
+    imp.values[node.output[0]] = Grouped(x, dims[1], merged=len(dims) == 4)
 
 
 def transpose(imp: _Importer) -> None:
@@ -183,9 +193,9 @@ def transpose(imp: _Importer) -> None:
     perm = imp.attrs().get("perm")
     perm = None if perm is None else [int(p) for p in perm]
     if isinstance(value, Grouped):
-        if perm != [0, 2, 1, 3, 4]:
-            raise imp.fail(f"Transpose perm {perm} of a (N, g, C/g, H, W) view is not a channel shuffle; "
-                           "use perm [0, 2, 1, 3, 4]")
+        if perm != value.swap_perm:
+            raise imp.fail(f"Transpose perm {perm} of a (N, g, C/g, ...) view is not a channel shuffle; "
+                           f"use perm {value.swap_perm}")
         imp.values[node.output[0]] = replace(value, swapped=not value.swapped)
         return
     shape = (-1,) + tuple(imp.shape_of(value))  # the batch axis counts as a real (size > 1) axis
