@@ -1,0 +1,100 @@
+"""Run the float model in ONNX Runtime on the calibration images and keep, per point, the statistics the
+scale choice needs: the largest |values| (enough of them for an exact high percentile) and the minimum."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from nbq.errors import NbqError
+from nbq.quantize.graph import QuantPlan
+
+BATCH = 256
+
+
+@dataclass
+class TensorStats:
+    """What calibration saw of one tensor."""
+
+    count: int  # values observed
+    top: np.ndarray  # the largest |values|, descending (at least the number the percentile may exclude, plus 1)
+    minimum: float
+
+    def abs_percentile(self, percentile: float) -> float:
+        """The smallest v with at most (100 - percentile) % of the observed |values| above it."""
+        allowed = math.floor(self.count * (100.0 - percentile) / 100.0)
+        return float(self.top[min(allowed, self.top.size - 1)]) if self.top.size else 0.0
+
+
+def _session(model: onnx.ModelProto, source: str):
+    from nbq.compare import _import_onnxruntime
+
+    ort = _import_onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the graph as written
+    options.log_severity_level = 4
+    try:
+        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        if not type(exc).__module__.startswith("onnxruntime"):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise NbqError(f"{source}: ONNX Runtime cannot run the model: {first}; check that it runs in "
+                       "ONNX Runtime before quantizing") from None
+
+
+def run_model(model: onnx.ModelProto, source: str, x: np.ndarray, input_name: str,
+              outputs: list[str] | None = None) -> list[np.ndarray]:
+    """ONNX Runtime on `model` (graph optimisations off) in batches; `outputs` (default: the graph's) concatenated."""
+    sess = _session(model, source)
+    names = outputs or [o.name for o in model.graph.output]
+    parts: list[list[np.ndarray]] = [[] for _ in names]
+    for start in range(0, len(x), BATCH):
+        ys = sess.run(names, {input_name: x[start:start + BATCH].astype(np.float32)})
+        for part, y in zip(parts, ys, strict=True):
+            part.append(y)
+    return [np.concatenate(p) for p in parts]
+
+
+def calibrate(plan: QuantPlan, x: np.ndarray, percentile: float,
+              progress: Callable[[str], None] | None = None) -> dict[str, TensorStats]:
+    """Statistics of every point's tensor of the float model over the images x (N, *input_shape)."""
+    model = onnx.ModelProto()
+    model.CopyFrom(plan.model)
+    graph_outputs = {o.name for o in model.graph.output}
+    names = [p.tensor for p in plan.points if not p.is_input]
+    for name in names:
+        if name not in graph_outputs:
+            model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    sess = _session(model, plan.source)
+    stats: dict[str, TensorStats] = {}
+    for start in range(0, len(x), BATCH):
+        batch = x[start:start + BATCH].astype(np.float32)
+        values = dict(zip(names, sess.run(names, {plan.input_name: batch}), strict=True)) if names else {}
+        values[plan.input_name] = batch
+        for name, v in values.items():
+            stats[name] = _merge(stats.get(name), np.asarray(v, np.float64), len(x), percentile)
+        if progress is not None and len(x) > BATCH:
+            progress(f"  calibrated {min(start + BATCH, len(x))} of {len(x)} images")
+    return stats
+
+
+def _merge(old: TensorStats | None, v: np.ndarray, images: int, percentile: float) -> TensorStats:
+    if not np.all(np.isfinite(v)):
+        raise NbqError("the float model computes NaN or infinite values on the calibration images; "
+                       "check the model and the images")
+    per_image = v[0].size if v.ndim else 1
+    keep = math.floor(images * per_image * (100.0 - percentile) / 100.0) + 1
+    a = np.abs(v.reshape(-1))
+    top = a if old is None else np.concatenate([old.top, a])
+    if top.size > keep:
+        top = np.partition(top, top.size - keep)[top.size - keep:]
+    top = np.sort(top)[::-1]
+    count = a.size + (old.count if old else 0)
+    minimum = min(float(v.min()), old.minimum if old else np.inf)
+    return TensorStats(count, top, minimum)
