@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,10 @@ from nbq.passes import run_passes
 from nbq.plan import HardwarePlan, check_engine_option
 from nbq.plan.budget import board_budget
 from nbq.plan.fit import Fit, fit_folding_file, fold_to_budget, folding_json
+from nbq.quantize.options import QuantizeOptions
 
 Progress = Callable[[str], None]
+QUANTIZED_ONNX = "quantized.onnx"  # in the project, when compile_model quantized a float model first
 
 
 def lower(path: str | Path, max_memory: int | None = None, images: int = 0) -> ir.Graph:
@@ -84,6 +87,7 @@ def compile_model(
     budget: dict[str, str] | None = None,
     folding: str | Path | None = None,
     max_memory: int | None = None,
+    quantize: QuantizeOptions | None = None,
 ) -> CompileResult:
     """Compile an ONNX model into a Vitis HLS project for `board`.
 
@@ -93,6 +97,8 @@ def compile_model(
     engine: "svpe" (shift-add, no DSP) or "vpe" (16-bit multipliers) for power-of-two layers.
     fps / budget / folding: see `design` (default: maximum throughput within the board's budget).
     max_memory: bytes the compile may use (default: nbq.guard.default_limit()); refused up front above it.
+    quantize: `model` is a float model: quantize it first (nbq.quantize) and compile the result, which the
+    project holds as quantized.onnx.
     """
     step = progress or (lambda _msg: None)
     from nbq.backends.hls.outputs import check_project_target
@@ -104,7 +110,17 @@ def compile_model(
 
         source, test_inputs = str(test_inputs), load_images(test_inputs)
     images = _image_count(test_inputs) if test_inputs is not None else None
-    fit = design(model, board, engine, fps, budget, folding, step, max_memory, golden_images=images)
+    with tempfile.TemporaryDirectory(prefix="nbq-quantize-") as tmp:
+        quantized = None
+        if quantize is not None:
+            from nbq.quantize import quantize_model
+
+            quantized = quantize_model(model, quantize, step).model.SerializeToString()
+            # the float model's file name, so the design keeps its name (the HLS top, the reports)
+            (Path(tmp) / Path(model).name).write_bytes(quantized)
+        onnx_path = Path(tmp) / Path(model).name if quantized is not None else model
+        fit = design(onnx_path, board, engine, fps, budget, folding, step, max_memory, golden_images=images)
+    fit.plan.graph.source = str(model)  # later messages name the user's file, not the temporary one
     plan = fit.plan
     graph = plan.graph
     step("computing golden vectors with the reference executor")
@@ -121,6 +137,8 @@ def compile_model(
     report = report_data(fit, Path(model).name)
     extra = {"folding.json": folding_json(plan), REPORT_JSON: json.dumps(report, indent=1, sort_keys=True) + "\n",
              REPORT_HTML: report_html(report)}
+    if quantized is not None:
+        extra[QUANTIZED_ONNX] = quantized
     from nbq.backends.hls.outputs import RTL_SIM_DIRS
 
     keep = tuple(f"rtl/{d}" for d in RTL_SIM_DIRS) if rtl or cosim else ()  # Verilator builds are reused

@@ -4,7 +4,6 @@ scale choice needs: the largest |values| (enough of them for an exact high perce
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,8 +60,7 @@ def run_model(model: onnx.ModelProto, source: str, x: np.ndarray, input_name: st
     return [np.concatenate(p) for p in parts]
 
 
-def calibrate(plan: QuantPlan, x: np.ndarray, percentile: float,
-              progress: Callable[[str], None] | None = None) -> dict[str, TensorStats]:
+def calibrate(plan: QuantPlan, x: np.ndarray, percentile: float) -> dict[str, TensorStats]:
     """Statistics of every point's tensor of the float model over the images x (N, *input_shape)."""
     model = onnx.ModelProto()
     model.CopyFrom(plan.model)
@@ -79,8 +77,6 @@ def calibrate(plan: QuantPlan, x: np.ndarray, percentile: float,
         values[plan.input_name] = batch
         for name, v in values.items():
             stats[name] = _merge(stats.get(name), np.asarray(v, np.float64), len(x), percentile)
-        if progress is not None and len(x) > BATCH:
-            progress(f"  calibrated {min(start + BATCH, len(x))} of {len(x)} images")
     return stats
 
 
