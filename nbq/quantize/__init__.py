@@ -47,12 +47,12 @@ def quantize_model(path: str | Path, options: QuantizeOptions,
     step(f"placing quantizers: {len(plan.points)} activation quantizers, {len(plan.weights)} weight layers")
     x = load_images(options.calibrate, plan.input_shape)
     step(f"calibrating on {len(x)} images of {options.calibrate} (ONNX Runtime, float model)")
-    stats = calibrate(plan, x, options.percentile)
+    stats, moments = calibrate(plan, x, options.percentile)
     bits = {p.tensor: options.input_bits if p.is_input else options.activations for p in plan.points}
     scales = choose_scales(plan.points, stats, bits, options.percentile)
     step(f"rounding weights to {options.weights}")
     weights = {layer.node: quantize_weights(plan.constants[layer.weight], options.weights, layer.out_axis,
-                                            layer.per_channel) for layer in plan.weights}
+                                            layer.per_channel, moments[layer.node]) for layer in plan.weights}
     step("writing the QDQ model")
     qmodel = write_quantized(plan, weights, scales)
     _check(qmodel, source)

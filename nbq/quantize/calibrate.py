@@ -12,6 +12,7 @@ from onnx import TensorProto, helper
 
 from nbq.errors import NbqError
 from nbq.quantize.graph import QuantPlan
+from nbq.quantize.moments import Moments, accumulate, conv_window
 
 BATCH = 256
 
@@ -60,24 +61,36 @@ def run_model(model: onnx.ModelProto, source: str, x: np.ndarray, input_name: st
     return [np.concatenate(p) for p in parts]
 
 
-def calibrate(plan: QuantPlan, x: np.ndarray, percentile: float) -> dict[str, TensorStats]:
-    """Statistics of every point's tensor of the float model over the images x (N, *input_shape)."""
+def calibrate(plan: QuantPlan, x: np.ndarray, percentile: float
+              ) -> tuple[dict[str, TensorStats], dict[int, Moments]]:
+    """Statistics of every point's tensor of the float model over the images x (N, *input_shape), and the
+    input moments of every weight layer (keyed by its node index)."""
     model = onnx.ModelProto()
     model.CopyFrom(plan.model)
     graph_outputs = {o.name for o in model.graph.output}
-    names = [p.tensor for p in plan.points if not p.is_input]
+    windows = {}
+    for layer in plan.weights:
+        node = plan.model.graph.node[layer.node]
+        shape = plan.constants[layer.weight].shape
+        windows[layer.node] = (node.input[0], conv_window(node, shape) if node.op_type == "Conv" else None)
+    names = list(dict.fromkeys([p.tensor for p in plan.points if not p.is_input]
+                               + [t for t, _w in windows.values() if t != plan.input_name]))
     for name in names:
         if name not in graph_outputs:
             model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
     sess = _session(model, plan.source)
     stats: dict[str, TensorStats] = {}
+    moments: dict[int, Moments] = {}
+    points = {p.tensor for p in plan.points}
     for start in range(0, len(x), BATCH):
         batch = x[start:start + BATCH].astype(np.float32)
         values = dict(zip(names, sess.run(names, {plan.input_name: batch}), strict=True)) if names else {}
         values[plan.input_name] = batch
-        for name, v in values.items():
-            stats[name] = _merge(stats.get(name), np.asarray(v, np.float64), len(x), percentile)
-    return stats
+        for name in points:
+            stats[name] = _merge(stats.get(name), np.asarray(values[name], np.float64), len(x), percentile)
+        for index, (tensor, window) in windows.items():
+            moments[index] = accumulate(moments.get(index), values[tensor], window)
+    return stats, moments
 
 
 def _merge(old: TensorStats | None, v: np.ndarray, images: int, percentile: float) -> TensorStats:

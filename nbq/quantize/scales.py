@@ -22,7 +22,9 @@ import numpy as np
 from nbq.formats import Po2Codebook
 from nbq.quantize.calibrate import TensorStats
 from nbq.quantize.graph import Point
+from nbq.quantize.moments import Moments
 from nbq.quantize.options import WeightSpec
+from nbq.quantize.rounding import mean_correction, refine
 
 MIN_EXP, MAX_EXP = -60, 60  # activation scales stay well inside the importer's 2^-100..2^100
 REFINE_STEPS = 4
@@ -44,10 +46,12 @@ def act_range(bits: int, unsigned: bool) -> tuple[int, int]:
 
 def po2_covering(value: float, qmax: int) -> float:
     """The smallest power-of-two scale s with qmax * s >= value."""
-    if not value > 0:
-        return 2.0**MIN_EXP
+    if not value > 0:  # zero on every calibration image (a dead Relu): any scale holds it
+        return 1.0
     exp = math.ceil(math.log2(value / qmax))
-    if qmax * 2.0 ** (exp - 1) >= value:  # log2 rounding just above an exact power
+    while qmax * 2.0**exp < value:  # float rounding of the log next to an exact power, both ways
+        exp += 1
+    while qmax * 2.0 ** (exp - 1) >= value:
         exp -= 1
     return 2.0 ** min(max(exp, MIN_EXP), MAX_EXP)
 
@@ -83,11 +87,13 @@ class QuantWeights:
     ints: np.ndarray  # int64, the integer codes' values (po2: ±2^k or 0)
     step: float  # power of two
     factor: np.ndarray  # per output channel, float64 > 0
+    bias_shift: np.ndarray  # per output channel: the mean output error of the rounding, to add to the bias
 
     def dequantized(self, out_axis: int) -> np.ndarray:
         shape = [1] * self.ints.ndim
         shape[out_axis] = -1
         return self.ints * self.step * self.factor.reshape(shape)
+
 
 
 def _levels(spec: WeightSpec) -> tuple[np.ndarray, float]:
@@ -114,32 +120,66 @@ def _round(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.where(x < 0, -mag, mag).astype(np.int64)
 
 
-def quantize_weights(w: np.ndarray, spec: WeightSpec, out_axis: int, per_channel: bool) -> QuantWeights:
+def _signed(levels: np.ndarray) -> np.ndarray:
+    return np.unique(np.concatenate([-levels, levels])).astype(np.float64)
+
+
+def quantize_weights(w: np.ndarray, spec: WeightSpec, out_axis: int, per_channel: bool,
+                     moments: Moments | None = None) -> QuantWeights:
+    """Round w (float) to the format; with `moments` of the layer's input, data-aware (nbq.quantize.rounding)."""
     w = np.asarray(w, np.float64)
     levels, unit = _levels(spec)
-    moved = np.moveaxis(w, out_axis, 0).reshape(w.shape[out_axis], -1)
-    if not per_channel:
-        return _per_tensor(w, levels, moved.shape[0])
+    channel_first = np.moveaxis(w, out_axis, 0)
+    moved = channel_first.reshape(w.shape[out_axis], -1)
+    if per_channel:
+        ints, scale, step = _nearest_per_channel(moved, levels, unit)
+    else:
+        ints, step = _nearest_per_tensor(moved, levels)
+        scale = np.full(moved.shape[0], step)
+    shift = np.zeros(moved.shape[0])
+    if moments is not None:
+        ints, scale, shift = _data_aware(moved, ints, scale, levels, moments, per_channel)
+    shaped = np.moveaxis(ints.reshape(channel_first.shape), 0, out_axis)
+    if per_channel:  # the integers at step 1: the factor carries the rest
+        return QuantWeights(shaped, 1.0, scale, shift)
+    return QuantWeights(shaped, step, np.ones(moved.shape[0]), shift)
+
+
+def _data_aware(moved, ints, scale, levels, moments: Moments, fit_factor: bool):
+    groups = moments.sum_x.shape[0]
+    per_group = moved.shape[0] // groups
+    second, mean = moments.second(), moments.mean()
+    ints, scale = ints.copy(), scale.copy()
+    shift = np.zeros(moved.shape[0])
+    for g in range(groups):
+        rows = slice(g * per_group, (g + 1) * per_group)
+        if second is not None:
+            ints[rows], scale[rows] = refine(moved[rows], ints[rows], scale[rows], _signed(levels), second[g],
+                                             fit_factor)
+        shift[rows] = mean_correction(moved[rows], ints[rows], scale[rows], mean[g])
+    return ints, scale, shift
+
+
+def _nearest_per_channel(moved: np.ndarray, levels: np.ndarray, unit: float):
+    """Codes and per-channel factors (w ≈ factor · ints) by alternating rounding and least squares."""
     peak = np.abs(moved).max(axis=1)
-    factor = np.where(peak > 0, peak, 1.0)
-    for _ in range(REFINE_STEPS):  # alternate: round for the factor, then the least-squares factor for the codes
-        ints = _round(moved / (factor[:, None] * unit), levels.astype(np.float64))
-        q = ints * unit
-        num, den = (moved * q).sum(axis=1), (q * q).sum(axis=1)
+    factor = np.where(peak > 0, peak, 1.0) * unit
+    for _ in range(REFINE_STEPS):
+        ints = _round(moved / factor[:, None], levels.astype(np.float64))
+        num, den = (moved * ints).sum(axis=1), (ints * ints).sum(axis=1).astype(np.float64)
         factor = np.where((den > 0) & (num > 0), num / np.where(den > 0, den, 1.0), factor)
-    ints = _round(moved / (factor[:, None] * unit), levels.astype(np.float64))
-    shaped = np.moveaxis(ints.reshape(np.moveaxis(w, out_axis, 0).shape), 0, out_axis)
-    return QuantWeights(shaped, 1.0, factor * unit)  # the integers at step 1: the factor carries the rest
+    return _round(moved / factor[:, None], levels.astype(np.float64)), factor, 1.0
 
 
-def _per_tensor(w: np.ndarray, levels: np.ndarray, channels: int) -> QuantWeights:
+def _nearest_per_tensor(w: np.ndarray, levels: np.ndarray):
+    """Codes and the power-of-two step (w ≈ step · ints) with the smallest squared error."""
     peak = float(np.abs(w).max())
     top = math.floor(math.log2(peak / levels[-1])) if peak > 0 else 0
     best = None
-    for exp in range(top - 2, top + 3):  # a power-of-two step: candidates around the one that fits the peak
+    for exp in range(top - 2, top + 3):  # candidates around the step that fits the peak
         step = 2.0**exp
         ints = _round(w / step, levels.astype(np.float64))
         err = float(((ints * step - w) ** 2).sum())
         if best is None or err < best[0]:
             best = (err, ints, step)
-    return QuantWeights(best[1], best[2], np.ones(channels))
+    return best[1], best[2]

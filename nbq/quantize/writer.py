@@ -96,16 +96,20 @@ def _weight_layer(node: onnx.NodeProto, layer: WeightLayer, qw: QuantWeights, va
     nodes.append(helper.make_node("DequantizeLinear", [q, s, zp], [w], name=names.new(f"{base}/weight_dq")))
     node.input[1] = w
     replaced = {layer.weight}
-    if not layer.per_channel:
-        nodes.append(node)
-        return replaced
     channels = qw.factor.size
     bias = np.zeros(channels)
-    if len(node.input) > 2 and node.input[2]:
+    has_bias = len(node.input) > 2 and bool(node.input[2])
+    if has_bias:
         raw = np.asarray(values[node.input[2]], np.float64).reshape(-1)  # (F,), (1, F) or a scalar
         bias = np.broadcast_to(raw, (channels,)).copy()
         replaced.add(node.input[2])
         del node.input[2]
+    bias = bias + qw.bias_shift
+    if not layer.per_channel:  # the float bias stays on the layer (MatMul has none: no correction then)
+        if node.op_type != "MatMul" and (has_bias or np.any(bias != 0)):
+            node.input.append(const(f"{base}/nbq_bias", bias.astype(np.float32)))
+        nodes.append(node)
+        return replaced
     out = node.output[0]
     acc = names.new(f"{out}/nbq_acc")
     node.output[0] = acc
