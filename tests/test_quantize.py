@@ -58,6 +58,8 @@ def digits_float(tmp_path_factory):
     np.save(folder / "calib.npy", d.x_train[:512])
     np.save(folder / "test.npy", d.x_test)
     np.save(folder / "test_labels.npy", d.y_test)
+    opset18 = folder / "opset18_batch1.onnx"  # as many tools export: a fixed batch of 1, a newer opset
+    torch.onnx.export(model, torch.zeros(1, 1, 8, 8), str(opset18), opset_version=18, dynamo=False)
     return folder, path, d
 
 
@@ -151,6 +153,20 @@ def test_cli_errors_are_one_line_exit_2(digits_float, tmp_path, capsys, monkeypa
         assert not (tmp_path / "bad.onnx").exists()
     assert main(["compile", "float.onnx", "--calibrate", "calib.npy", "-o", str(tmp_path / "out")]) == 2
     assert "add --quantize" in capsys.readouterr().err
+
+
+def test_batch1_opset18_export_with_signed_inputs_compiles_exactly(digits_float, tmp_path):
+    folder, _path, d = digits_float
+    np.save(tmp_path / "centred.npy", d.x_train[:64] - 0.5)  # negative pixels: a signed input quantizer
+    q = tmp_path / "q.onnx"
+    quantize_to_file(folder / "opset18_batch1.onnx", q, QuantizeOptions(calibrate=tmp_path / "centred.npy"))
+    model = onnx.load(str(q))
+    assert model.opset_import[0].version == 18
+    zero_point = next(i for i in model.graph.initializer if i.name.endswith("/nbq_q/zero_point"))
+    assert zero_point.data_type == TensorProto.INT8  # the input's, first written
+    compile_model(q, load_board("zcu102"), tmp_path / "out")
+    for x in (d.x_test[:16] - 0.5, _extremes((1, 8, 8))):
+        assert compare_with_onnxruntime(q, x).max_steps <= 1.0
 
 
 # ------------------------------------------------------------------ errors

@@ -17,6 +17,13 @@ from nbq.quantize.moments import Moments, accumulate, conv_window
 BATCH = 256
 
 
+def batch_size(model: onnx.ModelProto, input_name: str) -> int:
+    """Images per ONNX Runtime call: BATCH with a dynamic batch axis, 1 when the export fixed it at 1."""
+    inp = next(i for i in model.graph.input if i.name == input_name)
+    dim = inp.type.tensor_type.shape.dim[0]
+    return 1 if dim.HasField("dim_value") and dim.dim_value == 1 else BATCH
+
+
 @dataclass
 class TensorStats:
     """What calibration saw of one tensor."""
@@ -54,8 +61,9 @@ def run_model(model: onnx.ModelProto, source: str, x: np.ndarray, input_name: st
     sess = _session(model, source)
     names = outputs or [o.name for o in model.graph.output]
     parts: list[list[np.ndarray]] = [[] for _ in names]
-    for start in range(0, len(x), BATCH):
-        ys = sess.run(names, {input_name: x[start:start + BATCH].astype(np.float32)})
+    step = batch_size(model, input_name)
+    for start in range(0, len(x), step):
+        ys = sess.run(names, {input_name: x[start:start + step].astype(np.float32)})
         for part, y in zip(parts, ys, strict=True):
             part.append(y)
     return [np.concatenate(p) for p in parts]
@@ -82,8 +90,9 @@ def calibrate(plan: QuantPlan, x: np.ndarray, percentile: float
     stats: dict[str, TensorStats] = {}
     moments: dict[int, Moments] = {}
     points = {p.tensor for p in plan.points}
-    for start in range(0, len(x), BATCH):
-        batch = x[start:start + BATCH].astype(np.float32)
+    step = batch_size(model, plan.input_name)
+    for start in range(0, len(x), step):
+        batch = x[start:start + step].astype(np.float32)
         values = dict(zip(names, sess.run(names, {plan.input_name: batch}), strict=True)) if names else {}
         values[plan.input_name] = batch
         for name in points:

@@ -145,6 +145,9 @@ class _Walk:
         if len(dims) not in (2, 4) or any(d is None or d < 1 for d in dims[1:]):
             raise self.fail(None, f"input '{inp.name}' must be (N, C, H, W) or (N, F) with fixed C/H/W/F, "
                             f"got {dims}")
+        if dims[0] not in (None, 0, 1):
+            raise self.fail(None, f"input '{inp.name}' has batch dimension {dims[0]}; export it with batch 1 or "
+                            "a dynamic batch axis")
         return tuple(int(d) for d in dims[1:])
 
     def _data_inputs(self, node: onnx.NodeProto) -> list[str]:
