@@ -365,3 +365,28 @@ def test_data_aware_rounding_lowers_the_output_error(spec, per_channel):
     assert output_error(aware)[0] < output_error(plain)[0]
     assert output_error(aware)[1] < 1e-9  # the mean output error is moved into the bias
     assert fit_po2(aware.ints * aware.step) is not None or spec.startswith("int")
+
+
+class _ViewNet(nn.Module):
+    """x.view(x.size(0), -1): exported as Shape → Gather → Unsqueeze → Concat → Reshape."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(4 * 64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.conv(x)).view(x.size(0), -1))
+
+
+def test_shape_arithmetic_is_kept_as_it_is(tmp_path):
+    torch.manual_seed(0)
+    path = ecosystem_models.export(_ViewNet().eval(), (1, 8, 8), tmp_path / "view.onnx")
+    x = np.random.default_rng(0).uniform(0, 1, (32, 1, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    q = quantize_model(path, QuantizeOptions(calibrate=tmp_path / "x.npy"))
+    ops = [n.op_type for n in q.model.graph.node]
+    assert {"Shape", "Gather", "Unsqueeze", "Concat", "Reshape"} <= set(ops)
+    assert ops.count("QuantizeLinear") == 2 and q.layers == 2  # the input and the Relu; the Concat is a shape's
+    y_float = run_model(onnx.load(str(path)), "view", x, "input")[0]
+    y_quant = run_model(q.model, "view", x, "input")[0]
+    assert np.abs(y_quant - y_float).max() <= 0.1 * np.abs(y_float).max()

@@ -25,7 +25,9 @@ EXACT_OPS = ("MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape"
 SAME_SCALE_OPS = ("MaxPool", "Flatten", "Reshape", "Concat", "Identity", "Dropout")  # output scale = input scale
 MERGE_OPS = ("Add", "Sum")
 TAIL_OPS = ("Softmax", "LogSoftmax")  # stay float after the last quantized tensor
-SUPPORTED = (*WEIGHT_OPS, *CHAIN_OPS, *PASS_OPS, *EXACT_OPS, *MERGE_OPS, *TAIL_OPS, "Constant")
+SUPPORTED = (*WEIGHT_OPS, *CHAIN_OPS, *PASS_OPS, *EXACT_OPS, *MERGE_OPS, *TAIL_OPS, "Constant", "Shape")
+# Shape starts shape arithmetic (x.view(x.size(0), -1) exports Shape → Gather → Unsqueeze → Concat → Reshape):
+# any op whose inputs are all constants or shape values computes a shape, not an activation, and is kept.
 
 
 @dataclass
@@ -89,6 +91,7 @@ class _Walk:
         self.scale_of: dict[str, int] = {}  # integer tensor -> the group whose scale it carries exactly
         self.parent: dict[int, int] = {}  # union-find over groups
         self.points: dict[str, Point] = {}
+        self.meta: set[str] = set()  # shape values (from Shape), like constants for the walk
 
     def fail(self, node: onnx.NodeProto | None, why: str) -> UnsupportedModelError:
         where = _label(node) if node is not None else "graph"
@@ -123,6 +126,11 @@ class _Walk:
         self.nonneg[inp.name] = False
         weights = []
         for index, node in enumerate(self.g.node):
+            if node.op_type == "Shape" or (node.op_type != "Constant" and node.input
+                                           and all(not n or n in self.consts or n in self.meta for n in node.input)
+                                           and any(n in self.meta for n in node.input)):
+                self.meta.update(o for o in node.output if o)
+                continue
             if node.op_type not in SUPPORTED or node.domain not in ("", "ai.onnx"):
                 raise self.fail(node, f"nbq quantize cannot quantize the float op '{node.op_type}'; supported: "
                                 f"{', '.join(sorted(SUPPORTED))} (docs/quantize.md)")
@@ -151,7 +159,7 @@ class _Walk:
         return tuple(int(d) for d in dims[1:])
 
     def _data_inputs(self, node: onnx.NodeProto) -> list[str]:
-        return [n for n in node.input if n and n not in self.consts]
+        return [n for n in node.input if n and n not in self.consts and n not in self.meta]
 
     def _node(self, index: int, node: onnx.NodeProto) -> WeightLayer | None:
         op, out = node.op_type, node.output[0]

@@ -81,10 +81,21 @@ def vectors(x: np.ndarray, window: Window | None) -> np.ndarray:
     return cols.transpose(1, 0, 2)
 
 
+CHUNK_VALUES = 1 << 22  # im2col values per step (32 MiB as float64), so big inputs stay bounded
+
+
 def accumulate(old: Moments | None, x: np.ndarray, window: Window | None) -> Moments:
-    v = vectors(x, window)
+    x = np.asarray(x)
+    per_image = max(int(np.prod(x.shape[1:])) * (1 if window is None else window.kernel[0] * window.kernel[1]), 1)
+    step = max(1, CHUNK_VALUES // per_image)
+    for start in range(0, len(x), step):
+        old = _add(old, vectors(x[start:start + step], window))
+    return old
+
+
+def _add(old: Moments | None, v: np.ndarray) -> Moments:
     sum_x = v.sum(axis=1)
-    sum_xx = np.einsum("gnk,gnl->gkl", v, v) if v.shape[2] <= MAX_FAN_IN else None
+    sum_xx = v.transpose(0, 2, 1) @ v if v.shape[2] <= MAX_FAN_IN else None
     if old is None:
         return Moments(v.shape[1], sum_x, sum_xx)
     both = None if sum_xx is None or old.sum_xx is None else old.sum_xx + sum_xx
