@@ -59,9 +59,12 @@ class QuantPlan:
     points: list[Point] = field(default_factory=list)
     weights: list[WeightLayer] = field(default_factory=list)
     constants: dict[str, np.ndarray] = field(default_factory=dict)  # initializers and Constant outputs
+    _by_tensor: dict[str, Point] = field(default_factory=dict, init=False, repr=False)
 
     def point(self, tensor: str) -> Point | None:
-        return next((p for p in self.points if p.tensor == tensor), None)
+        if len(self._by_tensor) != len(self.points):  # built on first use (points are only ever added)
+            self._by_tensor = {p.tensor: p for p in self.points}
+        return self._by_tensor.get(tensor)
 
     def groups(self) -> dict[int, list[Point]]:
         out: dict[int, list[Point]] = {}
