@@ -18,7 +18,7 @@ from torch import nn  # noqa: E402
 
 from nbq.boards import load_board  # noqa: E402
 from nbq.compare import compare_with_onnxruntime  # noqa: E402
-from nbq.compile import QUANTIZED_ONNX, compile_model  # noqa: E402
+from nbq.compile import QUANTIZED_ONNX, compile_model, design  # noqa: E402
 from nbq.errors import NbqError, UnsupportedModelError  # noqa: E402
 from nbq.formats import Po2Codebook, fit_po2  # noqa: E402
 from nbq.nn.data import load_digits_split  # noqa: E402
@@ -110,6 +110,9 @@ def test_compile_quantize_option_writes_quantized_onnx(digits_float, tmp_path):
     assert Path(QUANTIZED_ONNX) in result.files
     assert result.graph.name == "float"  # the design keeps the float model's name
     assert compare_with_onnxruntime(written, d.x_test[:32]).max_steps <= 1.0
+    fit = design(path, load_board("zcu102"), quantize=opts)  # what `nbq estimate` would plan
+    assert fit.plan.graph.source == str(path)
+    assert [la.op for la in fit.plan.graph.layers] == [la.op for la in result.graph.layers]
 
 
 @pytest.mark.slow  # two CLI start-ups (~4 s each on a busy machine)
