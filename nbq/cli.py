@@ -135,8 +135,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from nbq.compile import design
     from nbq.estimate.report import report_data
 
+    quantize = _quantize_options(args)
     fit = design(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding,
-                 max_memory=_max_memory(args))
+                 max_memory=_max_memory(args), quantize=quantize)
     data = report_data(fit, Path(args.model).name)
     if args.json:
         print(json.dumps(data, indent=1, sort_keys=True))
@@ -308,7 +309,7 @@ def _add_quantize_options(p: argparse.ArgumentParser, flag: str) -> None:
     else:
         p.add_argument("--quantize", metavar="po2:N|int:N",
                        help="MODEL is a float model: quantize it first (as `nbq quantize`) with this weight "
-                            "format; the project holds quantized.onnx")
+                            "format (`nbq compile`: the project holds quantized.onnx)")
     p.add_argument("--calibrate", metavar="X.npy", help="calibration images (N, ...), a .npy file (at most 4096)")
     p.add_argument("--activations", type=int, default=8, metavar="K", help="bits of every activation [8]")
     p.add_argument("--input-bits", type=int, default=8, metavar="K", help="bits of the graph input quantizer [8]")
@@ -435,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("svpe", "vpe"), default="svpe",
                    help="power-of-two layers on SVPE (shift-add) or VPE (multipliers) [svpe]")
     _add_design_options(p)
+    _add_quantize_options(p, "--quantize")
     p.add_argument("--json", action="store_true", help="print the report as JSON (the project's report.json)")
     p.set_defaults(func=cmd_estimate)
 
