@@ -68,8 +68,12 @@ def quantize_model(path: str | Path, options: QuantizeOptions,
 
 def quantize_to_file(path: str | Path, out: str | Path, options: QuantizeOptions,
                      progress: Callable[[str], None] | None = None) -> QuantizeResult:
+    from nbq.errors import NbqError
+
+    if Path(out).resolve() == Path(path).resolve():
+        raise NbqError(f"{out}: is the float model itself; write the quantized model to another file")
     result = quantize_model(path, options, progress)
-    Path(out).write_bytes(result.model.SerializeToString())
+    Path(out).write_bytes(result.model.SerializeToString())  # only once everything succeeded
     return result
 
 
