@@ -188,6 +188,39 @@ def _float_model(op: str, tmp_path: Path) -> Path:
     return path
 
 
+def test_sign_activations_need_no_quantizer_and_compile_exactly(tmp_path):
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n) for n, s in
+             (("w1", (4, 1, 3, 3)), ("b1", (4,)), ("w2", (6, 4, 3, 3)), ("fc", (10, 6 * 64)), ("fcb", (10,)))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Sign", ["c1"], ["s1"], name="sign1"),
+             helper.make_node("Conv", ["s1", "w2"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+             helper.make_node("Flatten", ["r2"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "fc", "fcb"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "sign.onnx"
+    onnx.save(model, str(path))
+    x = rng.uniform(0, 1, (32, 1, 8, 8))
+    np.save(tmp_path / "x.npy", x)
+    q = tmp_path / "q.onnx"
+    result = quantize_to_file(path, q, QuantizeOptions(calibrate=tmp_path / "x.npy"))
+    assert result.points == 2 and result.per_channel == 2  # the input and the Relu; Sign quantizes itself
+    compile_model(q, load_board("zcu102"), tmp_path / "out")
+    assert compare_with_onnxruntime(q, x).max_steps <= 1.0
+
+
+def test_already_quantized_models_are_sent_to_compile(digits_float, tmp_path):
+    folder, path, _d = digits_float
+    q = tmp_path / "q.onnx"
+    quantize_to_file(path, q, _options(folder))
+    with pytest.raises(UnsupportedModelError, match="already quantized; compile it with `nbq compile`"):
+        quantize_model(q, _options(folder))
+
+
 def test_unquantizable_float_op_names_the_node(tmp_path):
     path = _float_model("Sigmoid", tmp_path)
     np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), np.float32))

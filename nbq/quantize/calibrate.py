@@ -14,7 +14,7 @@ from nbq.errors import NbqError
 from nbq.quantize.graph import QuantPlan
 from nbq.quantize.moments import Moments, accumulate, conv_window
 
-BATCH = 256
+BATCH = 64  # images per run: every quantized tensor of the batch is held at once
 
 
 def batch_size(model: onnx.ModelProto, input_name: str) -> int:

@@ -25,7 +25,8 @@ EXACT_OPS = ("MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape"
 SAME_SCALE_OPS = ("MaxPool", "Flatten", "Reshape", "Concat", "Identity", "Dropout")  # output scale = input scale
 MERGE_OPS = ("Add", "Sum")
 TAIL_OPS = ("Softmax", "LogSoftmax")  # stay float after the last quantized tensor
-SUPPORTED = (*WEIGHT_OPS, *CHAIN_OPS, *PASS_OPS, *EXACT_OPS, *MERGE_OPS, *TAIL_OPS, "Constant", "Shape")
+SIGN = "Sign"  # a binary activation: already a quantizer (±1 integers), nothing to add after it
+SUPPORTED = (*WEIGHT_OPS, *CHAIN_OPS, *PASS_OPS, *EXACT_OPS, *MERGE_OPS, *TAIL_OPS, SIGN, "Constant", "Shape")
 # Shape starts shape arithmetic (x.view(x.size(0), -1) exports Shape → Gather → Unsqueeze → Concat → Reshape):
 # any op whose inputs are all constants or shape values computes a shape, not an activation, and is kept.
 
@@ -95,6 +96,7 @@ class _Walk:
         self.parent: dict[int, int] = {}  # union-find over groups
         self.points: dict[str, Point] = {}
         self.meta: set[str] = set()  # shape values (from Shape), like constants for the walk
+        self.signs: set[str] = set()  # Sign outputs: quantized by the Sign itself
 
     def fail(self, node: onnx.NodeProto | None, why: str) -> UnsupportedModelError:
         where = _label(node) if node is not None else "graph"
@@ -134,6 +136,9 @@ class _Walk:
                                            and any(n in self.meta for n in node.input)):
                 self.meta.update(o for o in node.output if o)
                 continue
+            if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+                raise self.fail(node, "the model is already quantized; compile it with `nbq compile` (nbq quantize "
+                                "takes float models)")
             if node.op_type not in SUPPORTED or node.domain not in ("", "ai.onnx"):
                 raise self.fail(node, f"nbq quantize cannot quantize the float op '{node.op_type}'; supported: "
                                 f"{', '.join(sorted(SUPPORTED))} (docs/quantize.md)")
@@ -143,7 +148,8 @@ class _Walk:
             if layer is not None:
                 weights.append(layer)
         for layer in weights:
-            layer.per_channel = self._chain_end(self.g.node[layer.node].output[0]) in self.points
+            end = self._chain_end(self.g.node[layer.node].output[0])
+            layer.per_channel = end in self.points or end in self.signs
         groups = {p.group: self.find(p.group) for p in self.points.values()}
         points = [Point(p.tensor, p.unsigned, groups[p.group], p.is_input) for p in self.points.values()]
         return QuantPlan(self.model, self.source, inp.name, shape, points, weights, self.consts)
@@ -188,6 +194,9 @@ class _Walk:
                 self.scale_of[out] = self.scale_of[src]
             if self.state[out] == "float":  # decide the chain here, as for any float result
                 self._float(out, self.nonneg[out])
+        elif op == SIGN:
+            self.state[out], self.nonneg[out] = "int", False
+            self.signs.add(out)
         elif op in MERGE_OPS:
             if len(data) != len(node.input):
                 raise self.fail(node, f"{op} of a constant and more than one tensor is not supported")
@@ -206,7 +215,7 @@ class _Walk:
             return
         if not users:
             return  # a dead end: nothing reads it
-        if len(users) == 1 and (users[0].op_type in CHAIN_OPS or users[0].op_type in PASS_OPS
+        if len(users) == 1 and (users[0].op_type in (*CHAIN_OPS, *PASS_OPS, SIGN)
                                 or (users[0].op_type == "Add" and len(self._data_inputs(users[0])) == 1)):
             return
         self.add_point(tensor, nonneg)
@@ -268,9 +277,9 @@ class _Walk:
 
     def _chain_end(self, tensor: str) -> str:
         """Follow the affine/activation chain from a weight op's output to where it is quantized (or ends)."""
-        while tensor not in self.points:
+        while tensor not in self.points and tensor not in self.signs:
             users = self.consumers.get(tensor, [])
-            if len(users) != 1 or users[0].op_type not in (*CHAIN_OPS, *PASS_OPS, "Add"):
+            if len(users) != 1 or users[0].op_type not in (*CHAIN_OPS, *PASS_OPS, SIGN, "Add"):
                 return tensor
             if users[0].op_type == "Add" and len(self._data_inputs(users[0])) != 1:
                 return tensor
