@@ -31,15 +31,19 @@ def _import_onnxruntime():
     return ort
 
 
-def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str) -> list[np.ndarray]:
-    """The float graph as written: graph optimisations off, so QDQ is not fused into integer kernels."""
+def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str, outputs: list[str] | None = None
+                    ) -> list[np.ndarray]:
+    """The float graph as written: graph optimisations off, so QDQ is not fused into integer kernels.
+
+    outputs: ONNX tensors to return instead of the graph outputs (the scores before a dropped Softmax)."""
     ort = _import_onnxruntime()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 4  # fatal only: ORT's own log lines would break the one-line error rule
     try:
-        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        source = str(model) if outputs is None else _with_outputs(model, outputs)
+        session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         x = x.astype(np.float32)
         if next(i for i in session.get_inputs() if i.name == input_name).shape[0] == 1 and len(x) > 1:
             # exported with a fixed batch of 1 (nbq compiles it the same): one image per run
@@ -54,6 +58,16 @@ def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str) -> list[n
                        "ONNX Runtime, only `nbq run` does") from None
 
 
+def _with_outputs(model: str | Path, outputs: list[str]) -> bytes:
+    """The model (in memory, nothing written) with `outputs` as its graph outputs."""
+    import onnx
+
+    proto = onnx.load(str(model))
+    del proto.graph.output[:]
+    proto.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name) for name in outputs)
+    return proto.SerializeToString()
+
+
 def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_memory: int | None = None
                              ) -> Comparison:
     """x: float images (N, ...) or one image, or a .npy file of them (checked by nbq.inputs)."""
@@ -66,7 +80,9 @@ def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_
     graph = lower(model, max_memory, images=images)
     x = check_images(x, graph.tensors[graph.inputs[0]].shape, source)
     ints = reference.run(graph, x)
-    ort_out = run_onnxruntime(model, x, graph.meta["onnx_input"])
+    # a dropped Softmax/ArgMax tail: compare with the ONNX tensors the design outputs, the scores before it
+    before_tail = graph.meta["onnx_outputs"] if graph.meta.get("dropped_tail") else None
+    ort_out = run_onnxruntime(model, x, graph.meta["onnx_input"], before_tail)
     worst = 0.0
     ort_named = {}
     for ir_name, onnx_name, y in zip(graph.outputs, graph.meta["onnx_outputs"], ort_out, strict=True):

@@ -61,7 +61,7 @@ def test_bad_models_give_one_line_and_no_output(case, tmp_path):
         w = b.po2_weights((4, 8), 2) if case == "unsupported-op" else np.full((4, 8), 0.3, np.float32)
         x = b.node("Gemm", [x, b.const(w, "w")], transB=1)
         if case == "unsupported-op":
-            x = b.node("Softmax", [x])
+            x = b.node("Softsign", [x])
         onnx.save(build(b, (1, 8), x, "m"), str(model))
     out = tmp_path / "project"
     res = _nbq("compile", str(model), "--board", "zcu102", "-o", str(out))
@@ -69,7 +69,7 @@ def test_bad_models_give_one_line_and_no_output(case, tmp_path):
     assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1, res.stderr
     assert res.stderr.startswith("nbq: error: ")
     expected = {"missing": "no such file", "not-onnx": "not an ONNX model",
-                "unsupported-op": "unsupported op 'Softmax'", "float-weights": "weights are not powers of two"}[case]
+                "unsupported-op": "unsupported op 'Softsign'", "float-weights": "weights are not powers of two"}[case]
     assert expected in res.stderr
     assert not out.exists()
 

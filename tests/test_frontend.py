@@ -52,8 +52,8 @@ def test_not_onnx(tmp_path):
 
 
 def test_unsupported_op_names_node_and_op(save_model):
-    with pytest.raises(UnsupportedModelError, match=r"node 'Softmax_\d+' \(Softmax\): unsupported op 'Softmax'"):
-        import_onnx(save_model(_mlp(tail="Softmax")))
+    with pytest.raises(UnsupportedModelError, match=r"node 'Softsign_\d+' \(Softsign\): unsupported op 'Softsign'"):
+        import_onnx(save_model(_mlp(tail="Softsign")))
 
 
 def test_float_weights_rejected_with_sample(save_model):
@@ -80,7 +80,7 @@ def test_unquantized_input(save_model):
 
 
 def test_messages_are_one_line(save_model):
-    for model in (_mlp(tail="Softmax"), _mlp(act_scale=0.3), _mlp(bn_to_pool=True)):
+    for model in (_mlp(tail="Softsign"), _mlp(act_scale=0.3), _mlp(bn_to_pool=True)):
         with pytest.raises(NbqError) as info:
             import_onnx(save_model(model))
         assert "\n" not in str(info.value) and str(info.value).startswith(str(save_model(model)))
@@ -99,3 +99,20 @@ def test_residual_add_with_power_of_two_scales(save_model):
     assert ops == ["Conv", "AffineQuant", "Add", "Flatten", "Clamp", "Dense"]
     add = graph.layers[2]
     assert graph.tensors[add.output].scale == 2.0**-3 and add.shifts == (2, 0)
+
+
+def test_add_constant_must_broadcast_per_channel(save_model):
+    """A (C,) constant added to an (N, C, H, W) tensor broadcasts along W in ONNX: refused, (C, 1, 1) taken."""
+    for shape, ok in (((2,), False), ((2, 1, 1), True), ((1, 2, 1, 1), True), ((), True)):
+        b = _Builder(4)
+        x = b.qdq("input", -3, signed=True, bits=6)
+        c = b.node("Conv", [x, b.const(b.po2_weights((2, 2, 3, 3), 3), "w")], kernel_shape=[3, 3], pads=[1] * 4)
+        c = b.node("Add", [c, b.const(np.full(shape, 0.5, np.float32), "k")])
+        y = b.activation(c, 2, -1, 4, False)
+        path = save_model(build(b, (1, 2, 2, 2), y, "add"), f"add{len(shape)}.onnx")
+        if ok:
+            assert [lay.op for lay in import_onnx(path).layers] == ["Conv", "AffineQuant"]
+        else:
+            with pytest.raises(UnsupportedModelError, match=r"Add constant 'k_\d+' of shape \(2,\) is not a scalar "
+                                                            r"or one value per channel"):
+                import_onnx(path)

@@ -7,6 +7,8 @@ an exact integer tensor, or fail with a message that names the node.
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,9 @@ from onnx import TensorProto, helper, numpy_helper
 from nbq import ir
 from nbq.errors import UnsupportedModelError
 from nbq.formats import is_power_of_two
-from nbq.frontend import checks
+from nbq.frontend import checks, simple_ops
 from nbq.frontend.complex_fusion import fuse_complex_convs
+from nbq.frontend.constant_folding import fold_constants
 from nbq.frontend.loading import load_onnx
 from nbq.frontend.values import Const, FloatIn, IntVal, Pending, Quantized, Value
 from nbq.frontend.weights import classify_weights, describe_non_exact
@@ -41,9 +44,14 @@ def import_onnx(path: str | Path, max_memory: int | None = None) -> ir.Graph:
 
     max_memory: bytes the model file (and its external data) may take to read [nbq.guard's default].
     """
-    model, fused = fuse_complex_convs(load_onnx(path, max_memory))
+    folding = fold_constants(load_onnx(path, max_memory), str(path), max_memory)
+    model, fused = fuse_complex_convs(folding.model)
     graph = _Importer(model, str(path)).run()
     graph.meta["fused_complex_convs"] = fused
+    graph.meta["folded_nodes"] = folding.folded
+    for op, node in graph.meta["dropped_tail"]:
+        after = "argmax is unchanged" if op != "ArgMax" else "take their argmax on the host"
+        warnings.warn(f"{path}: the design outputs the scores before {op} '{node}'; {after}", stacklevel=2)
     return graph
 
 
@@ -59,6 +67,8 @@ class _Importer:
         self._names: set[str] = set()
         self.elem_types: dict[str, int] = {}  # ONNX element type of initializers and Constant outputs
         self.float_type = TensorProto.FLOAT  # the graph input's element type
+        self.remaining: dict[str, int] = {}  # reads of each ONNX value not yet walked (see _rescale)
+        self.views: dict[str, tuple[int, ...]] = {}  # vectors (F,) that ONNX sees as (F, 1, 1) maps
 
     # ---------------------------------------------------------- helpers
 
@@ -116,6 +126,10 @@ class _Importer:
     def attrs(self) -> dict:
         return {a.name: helper.get_attribute_value(a) for a in self.node.attribute}
 
+    def onnx_shape(self, name: str) -> tuple[int, ...]:
+        """The per-image ONNX shape of a tensor: its IR shape, or the (F, 1, 1) view of a vector."""
+        return self.views.get(name) or self.shape_of(self.get(name))
+
     def shape_of(self, value: Value) -> tuple[int, ...]:
         if isinstance(value, IntVal):
             return self.tensors[value.tensor].shape
@@ -146,6 +160,8 @@ class _Importer:
         if isinstance(value, Const):
             raise self.fail("expected a computed tensor, got a constant")
         src = self.tensors[value.source]
+        if not np.all(value.a == src.scale) and self._rescale(value):
+            src = self.tensors[value.source]
         if not np.all(value.a == src.scale):
             raise self.fail(
                 f"a float result (from '{value.origin}') reaches {consumer or 'this node'} without a quantizer; "
@@ -184,6 +200,50 @@ class _Importer:
     def _consumed(self, tensor: str) -> bool:
         return any(tensor in lay.inputs for lay in self.layers)
 
+    def _rescale(self, value: Pending) -> bool:
+        """Move a uniform power-of-two factor r = a / scale (a Mul/Div, a Gemm alpha, a BatchNormalization
+        with power-of-two gains) into the scale of the layer computing value.source: a Conv/Dense weight
+        scale, or a quantizer's levels (a, b, clamps and step all times r: the same integers).  Only when
+        nothing else reads the tensor at its old scale.  Returns whether it did."""
+        ratio = float(value.a.reshape(-1)[0]) / self.tensors[value.source].scale
+        if not np.all(value.a == value.a.reshape(-1)[0]) or not is_power_of_two(ratio):
+            return False
+        chain, tensor = [], value.source
+        while True:
+            producer = next((lay for lay in self.layers if lay.output == tensor), None)
+            if producer is None or sum(tensor in lay.inputs for lay in self.layers) > (1 if chain else 0):
+                return False
+            chain.append(producer)
+            if not isinstance(producer, ir.Flatten):
+                break
+            tensor = producer.inputs[0]
+        if not isinstance(producer, ir.Conv | ir.Dense | ir.AffineQuant) or getattr(producer, "sign", False):
+            return False
+        if not self._only_reader(value, {lay.output for lay in chain}):
+            return False
+        k = int(np.log2(ratio))
+        if isinstance(producer, ir.AffineQuant):
+            producer.a, producer.b = producer.a * ratio, producer.b * ratio
+            producer.clamp_lo, producer.clamp_hi = producer.clamp_lo * ratio, producer.clamp_hi * ratio
+            producer.out_scale *= ratio
+        else:
+            producer.weights = dataclasses.replace(producer.weights,
+                                                   int_scale_exp=producer.weights.int_scale_exp + k)
+        for lay in chain:
+            self.tensors[lay.output].scale *= ratio
+        return True
+
+    def _only_reader(self, value: Pending, tensors: set[str]) -> bool:
+        """No ONNX value other than `value` still to be read refers to one of these IR tensors."""
+        current = set(self.node.input) if self.node is not None else set()
+        for name, other in self.values.items():
+            if other is value:
+                continue
+            ref = other.tensor if isinstance(other, IntVal) else other.source if isinstance(other, Pending) else None
+            if ref in tensors and (self.remaining.get(name, 0) > 0 or name in current):
+                return False
+        return True
+
     # ------------------------------------------------------------- walk
 
     def run(self) -> ir.Graph:
@@ -196,8 +256,15 @@ class _Importer:
         if len(inputs) != 1:
             raise self.fail(f"nbq compiles graphs with exactly one input, this one has {len(inputs)}")
         self._add_input(inputs[0])
-        for node in graph.node:
+        out_names, dropped, skipped = simple_ops.dropped_tail(graph)
+        nodes = [node for i, node in enumerate(graph.node) if i not in skipped]
+        for name in [n for node in nodes for n in node.input] + out_names:
+            self.remaining[name] = self.remaining.get(name, 0) + 1
+        for node in nodes:
             self.node = node
+            for name in node.input:
+                self.remaining[name] -= 1
+            simple_ops.check_views(self)
             handler = _HANDLERS.get(node.op_type)
             if handler is None or node.domain not in ("", "ai.onnx"):
                 raise self.fail(
@@ -206,16 +273,20 @@ class _Importer:
                     + f"; supported: {', '.join(sorted(_HANDLERS))}"
                 )
             handler(self)
+            simple_ops.propagate_view(self)
         self.node = None
         outputs = []
-        for out in graph.output:
-            value = self.get(out.name)
-            tensor = self.as_int(value, consumer=f"graph output '{out.name}'")
+        for name in out_names:
+            self.remaining[name] -= 1
+            value = self.get(name)
+            tensor = self.as_int(value, consumer=f"graph output '{name}'")
             outputs.append(tensor)
         name = Path(self.source).stem
         return ir.Graph(name=name, inputs=[self.input_name], outputs=outputs, tensors=self.tensors,
                         layers=self.layers, source=self.source,
-                        meta={"onnx_outputs": [o.name for o in graph.output],
+                        meta={"onnx_outputs": out_names,  # the ONNX tensors the design outputs
+                              "onnx_graph_outputs": [o.name for o in graph.output],
+                              "dropped_tail": dropped,
                               "onnx_input": inputs[0].name,
                               "opset": max((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")),
                                            default=0)})
@@ -442,6 +513,9 @@ def _batch_norm(imp: _Importer) -> None:
         raise imp.fail("BatchNormalization after an activation is not supported; put it before Relu/Clip")
     if len(node.input) != 5 or not all(node.input):
         raise imp.fail("BatchNormalization needs its 5 inputs (x, scale, bias, mean, variance)")
+    if imp.attrs().get("training_mode", 0) or any(len(node.output) > 1 and o for o in node.output[1:]):
+        raise imp.fail("BatchNormalization in training mode (training_mode=1 or running-statistics outputs) "
+                       "normalises with the batch's statistics; export the model in eval mode")
     channels = p.a.size
     gamma, beta, mean, var = (
         checks.vector(imp.fail, imp.float_const(name, f"BatchNormalization {what}"),
@@ -480,6 +554,9 @@ def _window_attrs(imp: _Importer, attrs: dict) -> tuple[tuple[int, ...], tuple[i
 
 def _conv(imp: _Importer) -> None:
     node = imp.node
+    if node.input[0] in imp.views:
+        _conv_on_vector(imp)
+        return
     x = imp.as_int(imp.get(node.input[0]), f"Conv '{node.name}'")
     t = imp.tensors[x]
     if len(t.shape) != 3:
@@ -517,6 +594,21 @@ def _conv(imp: _Importer) -> None:
     imp.values[node.output[0]] = Pending(out, np.full(oc, scale), bias, origin=node.name or node.output[0])
 
 
+def _conv_on_vector(imp: _Importer) -> None:
+    """A 1x1 Conv on an (F, 1, 1) view of a vector is a Dense layer (its output is an (OC, 1, 1) view)."""
+    node = imp.node
+    w = imp.float_const(node.input[1], "Conv weight")
+    attrs = imp.attrs()
+    if (w.ndim != 4 or w.shape[2:] != (1, 1) or list(attrs.get("kernel_shape", [1, 1])) != [1, 1]
+            or attrs.get("group", 1) != 1 or any(attrs.get("pads", ()))
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID", "NOTSET", "VALID", b"", "")
+            or any(d != 1 for d in attrs.get("dilations", ()))):
+        raise imp.fail(f"on the 1x1 map reshaped from a vector only a 1x1 Conv (group 1, no pads) is supported, "
+                       f"weight shape {w.shape}")
+    _dense(imp, imp.get(node.input[0]), w[:, :, 0, 0], node.input[1], imp.opt_input(2), f"Conv '{node.name}'")
+    imp.views[node.output[0]] = (w.shape[0], 1, 1)
+
+
 def _window_output(imp: _Importer, hw, kernel, strides, pads, dilations=(1, 1)) -> tuple[int, int]:
     oh, ow = ir.conv_output_hw(hw, kernel, strides, pads, dilations)
     if oh < 1 or ow < 1:
@@ -549,7 +641,8 @@ def _pads(imp, attrs, hw, kernel, strides, dilations) -> tuple[int, int, int, in
     return (begin[0], begin[1], end[0], end[1])
 
 
-def _dense(imp: _Importer, x_value: Value, w: np.ndarray, w_name: str, bias_name: str | None, what: str) -> None:
+def _dense(imp: _Importer, x_value: Value, w: np.ndarray, w_name: str, bias_name: str | None, what: str,
+           beta: float = 1.0) -> None:
     x = imp.as_int(x_value, what)
     t = imp.tensors[x]
     if len(t.shape) != 1:
@@ -562,9 +655,10 @@ def _dense(imp: _Importer, x_value: Value, w: np.ndarray, w_name: str, bias_name
     b = np.zeros(features)
     if bias_name is not None:
         label = f"bias '{bias_name}'"
-        raw = imp.float_const(bias_name, "bias")
+        raw = imp.float_const(bias_name, "bias") * beta
         if raw.size != 1 and raw.shape not in ((features,), (1, features)):
-            raise imp.fail(f"{label} has shape {raw.shape}, expected ({features},) for {features} outputs")
+            raise imp.fail(f"{label} has shape {raw.shape}; nbq takes one bias value per output, the same for "
+                           f"every image (row): give ({features},) or (1, {features}) for {features} outputs")
         b = checks.bounded_steps(imp.fail, np.broadcast_to(raw.reshape(-1), (features,)).copy(), scale, label)
     out = imp.new_tensor(imp.node.output[0], (features,), scale)
     imp.add_layer(ir.Dense(name=imp.layer_name(), inputs=[x], output=out, weights=weights,
@@ -574,15 +668,28 @@ def _dense(imp: _Importer, x_value: Value, w: np.ndarray, w_name: str, bias_name
 
 
 def _gemm(imp: _Importer) -> None:
+    """alpha * A' B' + beta * C: a power-of-two alpha goes into the weights exactly, any other into the
+    pending multiplier (exact only when a quantizer follows); beta scales the (float) bias."""
     node = imp.node
     attrs = imp.attrs()
-    if attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
-        raise imp.fail("only Gemm with transA=0, alpha=1, beta=1 is supported")
+    if attrs.get("transA", 0):
+        raise imp.fail("Gemm with transA=1 multiplies across the batch, not per image; export it with transA=0 "
+                       "(transpose the weight, transB, instead)")
+    alpha = checks.float_attr(imp.fail, attrs, "alpha", 1.0)
+    beta = checks.float_attr(imp.fail, attrs, "beta", 1.0)
+    if not np.isfinite(alpha) or alpha == 0 or not np.isfinite(beta):
+        raise imp.fail(f"Gemm alpha = {alpha:g}, beta = {beta:g}: alpha must be finite and non-zero, beta finite")
     w = imp.float_const(node.input[1], "Gemm weight")
     if w.ndim != 2:
         raise imp.fail(f"Gemm weight '{node.input[1]}' has shape {w.shape}; expected a matrix")
     w = w if attrs.get("transB", 0) else w.T
-    _dense(imp, imp.get(node.input[0]), w, node.input[1], imp.opt_input(2), f"Gemm '{node.name}'")
+    exact = is_power_of_two(abs(alpha))
+    if exact:
+        w = w * alpha
+    _dense(imp, imp.get(node.input[0]), w, node.input[1], imp.opt_input(2), f"Gemm '{node.name}'", beta)
+    if not exact:
+        p = imp.values[node.output[0]]
+        imp.values[node.output[0]] = dataclasses.replace(p, a=p.a * alpha)
 
 
 def _matmul(imp: _Importer) -> None:
@@ -591,45 +698,6 @@ def _matmul(imp: _Importer) -> None:
     if w.ndim != 2:
         raise imp.fail(f"MatMul weight '{node.input[1]}' has shape {w.shape}; expected a matrix")
     _dense(imp, imp.get(node.input[0]), w.T, node.input[1], None, f"MatMul '{node.name}'")
-
-
-def _add(imp: _Importer) -> None:
-    node = imp.node
-    a, b = imp.get(node.input[0]), imp.get(node.input[1])
-    const_name = node.input[1]
-    if isinstance(a, Const):
-        a, b, const_name = b, a, node.input[0]
-    if isinstance(b, Const):
-        p = imp.as_pending(a)
-        if p.has_clamp:
-            raise imp.fail("adding a constant after an activation is not supported")
-        c = _per_channel(imp, imp.float_const(const_name, "Add constant"), p.a.size)
-        c = checks.bounded_steps(imp.fail, c, imp.tensors[p.source].scale, f"Add constant '{const_name}'")
-        imp.values[node.output[0]] = Pending(p.source, p.a, p.b + c, origin=p.origin or node.name)
-        return
-    ta, tb = imp.as_int(a, f"Add '{node.name}'"), imp.as_int(b, f"Add '{node.name}'")
-    sa, sb = imp.tensors[ta].scale, imp.tensors[tb].scale
-    if imp.tensors[ta].shape != imp.tensors[tb].shape:
-        raise imp.fail(f"Add of shapes {imp.tensors[ta].shape} and {imp.tensors[tb].shape} needs broadcasting")
-    fine = min(sa, sb)
-    shifts = []
-    for s in (sa, sb):
-        ratio = s / fine
-        if not is_power_of_two(ratio) or ratio > 2.0**32:
-            raise imp.fail(f"residual Add of scales {sa:g} and {sb:g}: their ratio is not a power of two "
-                           "(up to 2^32)")
-        shifts.append(int(np.log2(ratio)))
-    out = imp.new_tensor(node.output[0], imp.tensors[ta].shape, fine)
-    imp.add_layer(ir.Add(name=imp.layer_name(), inputs=[ta, tb], output=out, shifts=tuple(shifts)))
-    imp.values[node.output[0]] = IntVal(out)
-
-
-def _per_channel(imp: _Importer, c: np.ndarray, channels: int) -> np.ndarray:
-    c = np.asarray(c, dtype=np.float64)
-    squeezed = c.reshape(-1) if c.size in (1, channels) else None
-    if squeezed is None:
-        raise imp.fail(f"constant of shape {c.shape} is not a per-channel bias for {channels} channels")
-    return np.broadcast_to(squeezed, (channels,)).copy()
 
 
 def _pool_common(imp: _Importer, attrs: dict) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -695,40 +763,14 @@ def _average_pool(imp: _Importer) -> None:
 
 
 def _global_average_pool(imp: _Importer) -> None:
+    if imp.node.input[0] in imp.views:  # the average of one pixel
+        imp.values[imp.node.output[0]] = imp.get(imp.node.input[0])
+        imp.views[imp.node.output[0]] = imp.views[imp.node.input[0]]
+        return
     shape = imp.shape_of(imp.get(imp.node.input[0]))
     if len(shape) != 3:
         raise imp.fail(f"expected a (C, H, W) input, got {shape}")
     _sum_pool(imp, shape[1:], shape[1:])
-
-
-def _flatten(imp: _Importer) -> None:
-    node = imp.node
-    if node.op_type == "Flatten" and imp.attrs().get("axis", 1) != 1:
-        raise imp.fail("only Flatten with axis=1 is supported")
-    x_value = imp.get(node.input[0])
-    shape = imp.shape_of(x_value)
-    features = int(np.prod(shape))
-    if node.op_type == "Reshape":
-        target = imp.const(node.input[1], "Reshape shape")
-        if target.dtype.kind not in "iu":
-            raise imp.fail(f"Reshape shape '{node.input[1]}' must be an int64 tensor, got {target.dtype}")
-        target = [int(d) for d in target.reshape(-1)]
-        if len(target) != 2 or target[1] not in (-1, features) or target[0] not in (-1, 0, 1):
-            raise imp.fail(f"only Reshape to (N, -1) is supported, got {target}")
-    if len(shape) == 1:
-        imp.values[node.output[0]] = x_value
-        return
-    pending = isinstance(x_value, Pending)
-    src = x_value.source if pending else imp.as_int(x_value)
-    t = imp.tensors[src]
-    out = imp.new_tensor(node.output[0], (features,), t.scale)
-    imp.add_layer(ir.Flatten(name=imp.layer_name(), inputs=[src], output=out))
-    if pending:
-        per_channel = features // shape[0]
-        imp.values[node.output[0]] = Pending(out, np.repeat(x_value.a, per_channel), np.repeat(x_value.b, per_channel),
-                                             x_value.clamp_lo, x_value.clamp_hi, origin=x_value.origin)
-    else:
-        imp.values[node.output[0]] = IntVal(out)
 
 
 _HANDLERS = {
@@ -744,9 +786,16 @@ _HANDLERS = {
     "MaxPool": _max_pool,
     "AveragePool": _average_pool,
     "GlobalAveragePool": _global_average_pool,
-    "Flatten": _flatten,
-    "Reshape": _flatten,
-    "Add": _add,
+    "Flatten": simple_ops.flatten,
+    "Reshape": simple_ops.flatten,
+    "Squeeze": simple_ops.flatten,
+    "Unsqueeze": simple_ops.flatten,
+    "Add": simple_ops.add,
+    "Sum": simple_ops.sum_,
+    "Mul": simple_ops.mul_div,
+    "Div": simple_ops.mul_div,
+    "LRN": simple_ops.lrn,
+    **{op: simple_ops.tail_op for op in simple_ops.TAIL_OPS},
     "Identity": _pass_through,
     "Dropout": _pass_through,
     "Constant": _constant,
