@@ -21,12 +21,14 @@ from nbq.errors import UnsupportedModelError
 WEIGHT_OPS = ("Conv", "Gemm", "MatMul")
 CHAIN_OPS = ("BatchNormalization", "Relu", "Clip")
 PASS_OPS = ("Identity", "Dropout")  # the input's state and scale, unchanged
-EXACT_OPS = ("MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Concat")
-SAME_SCALE_OPS = ("MaxPool", "Flatten", "Reshape", "Concat", "Identity", "Dropout")  # output scale = input scale
+CONST_OPS = ("Add", "Mul", "Div")  # with one constant operand: affine, part of the chain like a BatchNormalization
+EXACT_OPS = ("MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Concat")
+SAME_SCALE_OPS = ("MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Concat", "Identity", "Dropout")
 MERGE_OPS = ("Add", "Sum")
-TAIL_OPS = ("Softmax", "LogSoftmax")  # stay float after the last quantized tensor
+TAIL_OPS = ("Softmax", "LogSoftmax", "ArgMax")  # stay float after the last quantized tensor
 SIGN = "Sign"  # a binary activation: already a quantizer (±1 integers), nothing to add after it
-SUPPORTED = (*WEIGHT_OPS, *CHAIN_OPS, *PASS_OPS, *EXACT_OPS, *MERGE_OPS, *TAIL_OPS, SIGN, "Constant", "Shape")
+SUPPORTED = (*WEIGHT_OPS, *CHAIN_OPS, *PASS_OPS, *CONST_OPS, *EXACT_OPS, *MERGE_OPS, *TAIL_OPS, SIGN, "Constant",
+             "Shape")
 # Shape starts shape arithmetic (x.view(x.size(0), -1) exports Shape → Gather → Unsqueeze → Concat → Reshape):
 # any op whose inputs are all constants or shape values computes a shape, not an activation, and is kept.
 
@@ -141,7 +143,7 @@ class _Walk:
                                 "takes float models)")
             if node.op_type not in SUPPORTED or node.domain not in ("", "ai.onnx"):
                 raise self.fail(node, f"nbq quantize cannot quantize the float op '{node.op_type}'; supported: "
-                                f"{', '.join(sorted(SUPPORTED))} (docs/quantize.md)")
+                                f"{', '.join(sorted(set(SUPPORTED)))} (docs/quantize.md)")
             if node.op_type == "Constant":
                 continue
             layer = self._node(index, node)
@@ -184,8 +186,9 @@ class _Walk:
         if op in WEIGHT_OPS:
             layer = self._weight_layer(index, node, data)
             self._float(out, False)
-        elif op in CHAIN_OPS or (op == "Add" and len(data) == 1):
-            self._float(out, op == "Relu" or (op == "Clip" and self._clip_min(node) >= 0))
+        elif op in CHAIN_OPS or self._const_op(node):
+            self._float(out, op == "Relu" or (op == "Clip" and self._clip_min(node) >= 0)
+                        or (op in ("Mul", "Div") and self.nonneg.get(data[0], False) and self._positive(node)))
         elif op in PASS_OPS:
             src = data[0]
             self.state[out] = self.state[src]
@@ -194,6 +197,8 @@ class _Walk:
                 self.scale_of[out] = self.scale_of[src]
             if self.state[out] == "float":  # decide the chain here, as for any float result
                 self._float(out, self.nonneg[out])
+        elif op in ("Mul", "Div"):
+            raise self.fail(node, f"{op} of two computed tensors cannot be quantized (only by a constant)")
         elif op == SIGN:
             self.state[out], self.nonneg[out] = "int", False
             self.signs.add(out)
@@ -215,8 +220,7 @@ class _Walk:
             return
         if not users:
             return  # a dead end: nothing reads it
-        if len(users) == 1 and (users[0].op_type in (*CHAIN_OPS, *PASS_OPS, SIGN)
-                                or (users[0].op_type == "Add" and len(self._data_inputs(users[0])) == 1)):
+        if len(users) == 1 and (users[0].op_type in (*CHAIN_OPS, *PASS_OPS, SIGN) or self._const_op(users[0])):
             return
         self.add_point(tensor, nonneg)
 
@@ -238,6 +242,16 @@ class _Walk:
             self.scale_of[out] = self.scale_of[data[0]]
         self.state[out] = "int"
         self.nonneg[out] = all(self.nonneg.get(n, False) for n in data)
+
+    def _const_op(self, node: onnx.NodeProto) -> bool:
+        """Add / Mul of a constant, or a tensor divided by a constant: an affine step of the chain."""
+        data = self._data_inputs(node)
+        return (node.op_type in CONST_OPS and len(data) == 1 and len(node.input) == 2
+                and (node.op_type != "Div" or node.input[0] == data[0]))
+
+    def _positive(self, node: onnx.NodeProto) -> bool:
+        const = next(n for n in node.input if n in self.consts)
+        return bool(np.all(np.asarray(self.consts[const], np.float64) > 0))
 
     def _clip_min(self, node: onnx.NodeProto) -> float:
         if len(node.input) > 1 and node.input[1]:
@@ -279,9 +293,7 @@ class _Walk:
         """Follow the affine/activation chain from a weight op's output to where it is quantized (or ends)."""
         while tensor not in self.points and tensor not in self.signs:
             users = self.consumers.get(tensor, [])
-            if len(users) != 1 or users[0].op_type not in (*CHAIN_OPS, *PASS_OPS, SIGN, "Add"):
-                return tensor
-            if users[0].op_type == "Add" and len(self._data_inputs(users[0])) != 1:
+            if len(users) != 1 or not (users[0].op_type in (*CHAIN_OPS, *PASS_OPS, SIGN) or self._const_op(users[0])):
                 return tensor
             tensor = users[0].output[0]
         return tensor
