@@ -213,6 +213,36 @@ def test_sign_activations_need_no_quantizer_and_compile_exactly(tmp_path):
     assert compare_with_onnxruntime(q, x).max_steps <= 1.0
 
 
+def test_unfused_batchnorm_stays_before_the_quantizer(tmp_path):
+    """Exporters that keep BatchNormalization (tf2onnx, training-mode torch): the factor BN goes before it."""
+    rng = np.random.default_rng(4)
+    bn = [rng.uniform(0.5, 2, 6), rng.normal(size=6), rng.normal(size=6), rng.uniform(0.2, 2, 6)]
+    inits = [numpy_helper.from_array(rng.normal(size=(6, 1, 3, 3)).astype(np.float32), "w"),
+             *(numpy_helper.from_array(v.astype(np.float32), n) for n, v in zip(("g", "b", "m", "v"), bn,
+                                                                                    strict=True)),
+             numpy_helper.from_array(rng.normal(size=(6, 10)).astype(np.float32), "fc")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["n"], name="bn", epsilon=1e-3),
+             helper.make_node("Relu", ["n"], ["r"], name="relu"),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "fc"], ["y"], name="fc")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "bn.onnx"))
+    x = rng.uniform(0, 1, (32, 1, 8, 8))
+    np.save(tmp_path / "x.npy", x)
+    q = tmp_path / "q.onnx"
+    quantize_to_file(tmp_path / "bn.onnx", q, QuantizeOptions(calibrate=tmp_path / "x.npy", activations=4))
+    ops = [n.op_type for n in onnx.load(str(q)).graph.node]
+    assert ops.count("BatchNormalization") == 2 and ops.index("BatchNormalization") == ops.index("Conv") + 1
+    compile_model(q, load_board("zcu102"), tmp_path / "out")
+    for images in (x, _extremes((1, 8, 8))):
+        assert compare_with_onnxruntime(q, images).max_steps <= 1.0
+
+
 def test_already_quantized_models_are_sent_to_compile(digits_float, tmp_path):
     folder, path, _d = digits_float
     q = tmp_path / "q.onnx"
