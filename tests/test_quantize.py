@@ -402,12 +402,8 @@ def test_ecosystem_models_quantize(ecosystem, name):
     assert np.abs(y_quant - y_float).max() <= 0.25 * np.abs(y_float).max()  # 8-bit activations, 4-bit weights
 
 
-NEEDS_CONCAT = pytest.mark.xfail(strict=False, reason="needs Concat/folding from other branches")
-
-
 @pytest.mark.filterwarnings("ignore:.*scores before Softmax")
-@pytest.mark.parametrize("name", [pytest.param("squeezenet", marks=NEEDS_CONCAT),
-                                  pytest.param("densenet", marks=NEEDS_CONCAT), "resnet50"])
+@pytest.mark.parametrize("name", ["squeezenet", "densenet", "resnet50"])
 def test_ecosystem_models_compile(ecosystem, name, tmp_path):
     _path, q, x = ecosystem[name]
     compiled = compile_model(q, load_board("zcu102"), tmp_path / "out")
