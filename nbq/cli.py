@@ -76,6 +76,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         from nbq.inputs import check_file
 
         check_file(args.test_input)
+    quantize = _quantize_options(args)
     from nbq.compile import compile_model
     console = _console()
     start = time.perf_counter()
@@ -91,7 +92,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         result = compile_model(args.model, board, args.output, test_inputs=args.test_input, csim=args.csim,
                                progress=step, engine=args.engine, rtl=args.rtl, cosim=args.cosim,
                                fps=args.fps, budget=parse_budget(args.budget), folding=args.folding,
-                               max_memory=_max_memory(args))
+                               max_memory=_max_memory(args), quantize=quantize)
     elapsed = time.perf_counter() - start
     if not args.quiet:
         console.print(_layer_table(result.graph, f"{Path(args.model).name} → {board.name}"))
@@ -136,8 +137,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from nbq.compile import design
     from nbq.estimate.report import report_data
 
+    quantize = _quantize_options(args)
     fit = design(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding,
-                 max_memory=_max_memory(args))
+                 max_memory=_max_memory(args), quantize=quantize)
     data = report_data(fit, Path(args.model).name)
     if args.json:
         print(json.dumps(data, indent=1, sort_keys=True))
@@ -256,6 +258,67 @@ def cmd_csim(args: argparse.Namespace) -> int:
     return _report_csim(_console(), res)
 
 
+# ---------------------------------------------------------------- quantize
+
+
+def _quantize_options(args: argparse.Namespace, labels: bool = False):
+    """QuantizeOptions from `nbq quantize` / `nbq compile --quantize` arguments (None: no quantization)."""
+    weights = getattr(args, "weights", None) or getattr(args, "quantize", None)
+    if weights is None:
+        if getattr(args, "calibrate", None) is not None:
+            raise NbqError("--calibrate is for a float model: add --quantize po2:N (or int:N)")
+        return None
+    if args.calibrate is None:
+        raise NbqError("quantizing a float model needs --calibrate X.npy (images to choose the activation scales)")
+    from nbq.inputs import check_file
+    from nbq.quantize import QuantizeOptions, parse_weight_spec
+
+    for path in (args.calibrate, *((args.labels, args.test_data) if labels else ())):
+        if path is not None:
+            check_file(path)  # the header now: a bad file fails before the model is read
+    return QuantizeOptions(calibrate=Path(args.calibrate), weights=parse_weight_spec(weights),
+                           activations=args.activations, input_bits=args.input_bits, percentile=args.percentile,
+                           labels=Path(args.labels) if labels and args.labels else None,
+                           test_data=Path(args.test_data) if labels and args.test_data else None)
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    options = _quantize_options(args, labels=True)
+    from nbq.quantize import quantize_to_file
+
+    def step(msg: str) -> None:
+        print(visible(msg), flush=True)
+
+    result = quantize_to_file(args.model, args.output, options, step)
+    print(f"quantized {result.layers} layers ({options.weights} weights, {result.per_channel} with per-channel "
+          f"factors in the thresholds), {result.points} activation quantizers; written {visible(args.output)}")
+    acc = result.accuracy
+    if acc is not None:
+        print(f"float model:     top-1 {100 * acc.float_top1:.2f} % on {acc.images} images")
+        print(f"quantized model: top-1 {100 * acc.quant_top1:.2f} % ({100 * (acc.quant_top1 - acc.float_top1):+.2f} "
+              "points)")
+        print(f"agreement:       {100 * acc.agreement:.2f} % of the images get the same class from both")
+    return EXIT_OK
+
+
+def _add_quantize_options(p: argparse.ArgumentParser, flag: str) -> None:
+    from nbq.quantize.options import DEFAULT_PERCENTILE
+
+    if flag == "--weights":
+        p.add_argument("--weights", default="po2:4", metavar="po2:N|int:N",
+                       help="weight format: N-bit power-of-two codes (N = 1..6, 1 = binary) or N-bit integers "
+                            "[po2:4]")
+    else:
+        p.add_argument("--quantize", metavar="po2:N|int:N",
+                       help="MODEL is a float model: quantize it first (as `nbq quantize`) with this weight "
+                            "format (`nbq compile`: the project holds quantized.onnx)")
+    p.add_argument("--calibrate", metavar="X.npy", help="calibration images (N, ...), a .npy file (at most 4096)")
+    p.add_argument("--activations", type=int, default=8, metavar="K", help="bits of every activation [8]")
+    p.add_argument("--input-bits", type=int, default=8, metavar="K", help="bits of the graph input quantizer [8]")
+    p.add_argument("--percentile", type=float, default=DEFAULT_PERCENTILE, metavar="P",
+                   help=f"an activation's range covers P %% of its calibration |values| [{DEFAULT_PERCENTILE:g}]")
+
+
 # ------------------------------------------------------------------- build
 
 
@@ -351,8 +414,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "integer / bool arrays are taken as floats; complex, NaN / inf, object or string arrays "
                         "are refused; at most 4096 images [random + adversarial]")
     _add_design_options(p)
+    _add_quantize_options(p, "--quantize")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final summary line")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("quantize", help="float ONNX model -> power-of-two / integer QDQ model nbq compiles",
+                       description="Post-training quantization: calibrate a float ONNX model on images, round "
+                       "its weights to po2:N or int:N and write the QDQ model (docs/quantize.md).")
+    p.add_argument("model", help="the float .onnx file (e.g. from torch.onnx.export)")
+    p.add_argument("-o", "--output", required=True, help="the quantized .onnx file to write")
+    _add_quantize_options(p, "--weights")
+    p.add_argument("--labels", metavar="Y.npy",
+                   help="class labels of the evaluated images (of --test-data if given, else of --calibrate): "
+                        "report both models' top-1 accuracy")
+    p.add_argument("--test-data", metavar="X.npy", help="images to measure the accuracy on [the calibration images]")
+    p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("estimate", help="resources and throughput of a model on a board, before any synthesis",
                        description="Fold a model to a board's budget and print the per-layer estimate: cycles, "
@@ -362,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("svpe", "vpe"), default="svpe",
                    help="power-of-two layers on SVPE (shift-add) or VPE (multipliers) [svpe]")
     _add_design_options(p)
+    _add_quantize_options(p, "--quantize")
     p.add_argument("--json", action="store_true", help="print the report as JSON (the project's report.json)")
     p.set_defaults(func=cmd_estimate)
 

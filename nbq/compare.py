@@ -46,7 +46,12 @@ def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str, outputs: 
     try:
         source = str(model) if outputs is None else _with_outputs(model, outputs)
         session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-        return session.run(None, {input_name: x.astype(np.float32)})
+        x = x.astype(np.float32)
+        if next(i for i in session.get_inputs() if i.name == input_name).shape[0] == 1 and len(x) > 1:
+            # exported with a fixed batch of 1 (nbq compiles it the same): one image per run
+            runs = [session.run(None, {input_name: x[i:i + 1]}) for i in range(len(x))]
+            return [np.concatenate(outs) for outs in zip(*runs, strict=True)]
+        return session.run(None, {input_name: x})
     except Exception as exc:  # ORT rejects a model nbq accepts: say so instead of crashing
         if not type(exc).__module__.startswith("onnxruntime"):
             raise

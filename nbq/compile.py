@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +19,10 @@ from nbq.passes import run_passes
 from nbq.plan import HardwarePlan, check_engine_option
 from nbq.plan.budget import board_budget
 from nbq.plan.fit import Fit, fit_folding_file, fold_to_budget, folding_json
+from nbq.quantize.options import QuantizeOptions
 
 Progress = Callable[[str], None]
+QUANTIZED_ONNX = "quantized.onnx"  # in the project, when compile_model quantized a float model first
 
 
 def lower(path: str | Path, max_memory: int | None = None, images: int = 0) -> ir.Graph:
@@ -34,17 +38,42 @@ def lower(path: str | Path, max_memory: int | None = None, images: int = 0) -> i
     return choose_folding(run_passes(graph))
 
 
+@contextmanager
+def quantized_source(model: str | Path, quantize: QuantizeOptions | None, step: Progress
+                     ) -> Iterator[tuple[str | Path, bytes | None]]:
+    """(the ONNX file to import, the quantized model's bytes): `model` itself without `quantize`, else the
+    model quantized by nbq.quantize into a temporary file that has the float model's file name (so the
+    design keeps its name: the HLS top, the reports) and lasts as long as the context."""
+    if quantize is None:
+        yield model, None
+        return
+    from nbq.quantize import quantize_model
+
+    data = quantize_model(model, quantize, step).model.SerializeToString()
+    with tempfile.TemporaryDirectory(prefix="nbq-quantize-") as tmp:
+        path = Path(tmp) / Path(model).name
+        path.write_bytes(data)
+        yield path, data
+
+
 def design(model: str | Path, board: Board, engine: str = "svpe", fps: float | None = None,
            budget: dict[str, str] | None = None, folding: str | Path | None = None,
-           progress: Progress | None = None, max_memory: int | None = None, golden_images: int | None = 0) -> Fit:
+           progress: Progress | None = None, max_memory: int | None = None, golden_images: int | None = 0,
+           quantize: QuantizeOptions | None = None) -> Fit:
     """ONNX file -> the folded, planned design for `board` within its budget, with its resource estimate.
 
     max_memory: bytes the compile may use (None: nbq.guard's default); checked against the estimate for the
     design and `golden_images` reference images (None: the default adversarial set) before anything large
     is allocated.
+    quantize: `model` is a float model: quantize it first (nbq.quantize, see docs/quantize.md).
     """
     step = progress or (lambda _msg: None)
     check_engine_option(engine)
+    if quantize is not None:
+        with quantized_source(model, quantize, step) as (path, _data):
+            fit = design(path, board, engine, fps, budget, folding, step, max_memory, golden_images)
+        fit.plan.graph.source = str(model)  # later messages name the user's file, not the temporary one
+        return fit
     step("importing ONNX")
     graph = import_onnx(model, max_memory)
     guard.check_graph(graph, max_memory, golden_images)
@@ -84,6 +113,7 @@ def compile_model(
     budget: dict[str, str] | None = None,
     folding: str | Path | None = None,
     max_memory: int | None = None,
+    quantize: QuantizeOptions | None = None,
 ) -> CompileResult:
     """Compile an ONNX model into a Vitis HLS project for `board`.
 
@@ -93,6 +123,8 @@ def compile_model(
     engine: "svpe" (shift-add, no DSP) or "vpe" (16-bit multipliers) for power-of-two layers.
     fps / budget / folding: see `design` (default: maximum throughput within the board's budget).
     max_memory: bytes the compile may use (default: nbq.guard.default_limit()); refused up front above it.
+    quantize: `model` is a float model: quantize it first (nbq.quantize) and compile the result, which the
+    project holds as quantized.onnx.
     """
     step = progress or (lambda _msg: None)
     from nbq.backends.hls.outputs import check_project_target
@@ -104,7 +136,9 @@ def compile_model(
 
         source, test_inputs = str(test_inputs), load_images(test_inputs)
     images = _image_count(test_inputs) if test_inputs is not None else None
-    fit = design(model, board, engine, fps, budget, folding, step, max_memory, golden_images=images)
+    with quantized_source(model, quantize, step) as (onnx_path, quantized):
+        fit = design(onnx_path, board, engine, fps, budget, folding, step, max_memory, golden_images=images)
+    fit.plan.graph.source = str(model)  # later messages name the user's file, not the temporary one
     plan = fit.plan
     graph = plan.graph
     step("computing golden vectors with the reference executor")
@@ -121,6 +155,8 @@ def compile_model(
     report = report_data(fit, Path(model).name)
     extra = {"folding.json": folding_json(plan), REPORT_JSON: json.dumps(report, indent=1, sort_keys=True) + "\n",
              REPORT_HTML: report_html(report)}
+    if quantized is not None:
+        extra[QUANTIZED_ONNX] = quantized
     from nbq.backends.hls.outputs import RTL_SIM_DIRS
 
     keep = tuple(f"rtl/{d}" for d in RTL_SIM_DIRS) if rtl or cosim else ()  # Verilator builds are reused

@@ -193,10 +193,13 @@ class MaxPool(Layer):
 
 @dataclass
 class SumPool(Layer):
-    """Average pooling kept exact: the window sum, with the 1/k² moved into the scale."""
+    """Average pooling kept exact: the window sum, with the 1/k² moved into the scale.
+
+    Padding (AveragePool ``pads``) adds zeros, so they count in the sum but not in the value."""
 
     kernel: tuple[int, int] = (2, 2)
     strides: tuple[int, int] = (2, 2)
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, bottom, right; zero fill
     op = "SumPool"
 
 
@@ -211,6 +214,27 @@ class Add(Layer):
 
     shifts: tuple[int, int] = (0, 0)
     op = "Add"
+
+
+@dataclass
+class Concat(Layer):
+    """Channel concatenation (axis 0 of the logical shape): input i's channels after those of inputs < i.
+
+    Each input is left-shifted by shifts[i] onto the finest input scale (as Add); every input has the
+    same pixels (H, W), or all are vectors.  Streams channels-last: per pixel, input 0's channels, then
+    input 1's, ...
+    """
+
+    shifts: tuple[int, ...] = ()
+    op = "Concat"
+
+
+@dataclass
+class ChannelPermute(Layer):
+    """Output channel c is input channel perm[c] (a channel shuffle); pixels are unchanged."""
+
+    perm: tuple[int, ...] = ()
+    op = "ChannelPermute"
 
 
 @dataclass

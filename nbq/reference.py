@@ -167,7 +167,7 @@ def _maxpool(layer: ir.MaxPool, graph: ir.Graph, x: np.ndarray) -> np.ndarray:
 
 
 def _sumpool(layer: ir.SumPool, graph: ir.Graph, x: np.ndarray) -> np.ndarray:
-    return _windows(x, layer.kernel, layer.strides, (0, 0, 0, 0), 0).sum(axis=-1)
+    return _windows(x, layer.kernel, layer.strides, tuple(layer.pads), 0).sum(axis=-1)
 
 
 def _flatten(layer: ir.Flatten, graph: ir.Graph, x: np.ndarray) -> np.ndarray:
@@ -176,6 +176,14 @@ def _flatten(layer: ir.Flatten, graph: ir.Graph, x: np.ndarray) -> np.ndarray:
 
 def _add(layer: ir.Add, graph: ir.Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.left_shift(a, layer.shifts[0]) + np.left_shift(b, layer.shifts[1])
+
+
+def _concat(layer: ir.Concat, graph: ir.Graph, *xs: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.left_shift(x, s) for x, s in zip(xs, layer.shifts, strict=True)], axis=1)
+
+
+def _channel_permute(layer: ir.ChannelPermute, graph: ir.Graph, x: np.ndarray) -> np.ndarray:
+    return x[:, list(layer.perm)]
 
 
 _EXECUTORS = {
@@ -188,4 +196,6 @@ _EXECUTORS = {
     ir.SumPool: _sumpool,
     ir.Flatten: _flatten,
     ir.Add: _add,
+    ir.Concat: _concat,
+    ir.ChannelPermute: _channel_permute,
 }

@@ -218,3 +218,65 @@ def residual_add(seed: int = 13) -> onnx.ModelProto:
     z = b.qdq(b.node("Relu", [b.node("Add", [y, s])]), -2, signed=False, bits=4)
     z = b.node("Flatten", [z], axis=1)
     return build(b, (1, 1, 4, 4), z, "residual_add")
+
+
+# ----------------------------------------------------------------- stream shaping: Concat, shuffle, pool borders
+
+
+def _shape_const(b: GraphBuilder, dims: list[int]) -> str:
+    """A Reshape shape from a Constant node (as exporters write it), not an initializer."""
+    out = b.name("shape")
+    b.nodes.append(onnx.helper.make_node("Constant", [], [out], name=b.name("Constant"),
+                                         value=onnx.numpy_helper.from_array(np.asarray(dims, np.int64))))
+    return out
+
+
+def concat_fire(seed: int = 40) -> onnx.ModelProto:
+    """A SqueezeNet fire module with a DenseNet skip: s = squeeze(x) (uint4, 2^-2); e1 = 1x1(s) and
+    e3 = 3x3 pad-1(s) (uint4, 2^-3); Concat(s, e1, e3) (three inputs, s shifted by one) -> conv."""
+    b = GraphBuilder(seed)
+    x = b.qdq("input", -3, signed=True, bits=4)
+    s = b.activation(_conv(b, x, b.po2_weights((3, 2, 3, 3), 3), pads=[1, 1, 1, 1]), 3, -2, 4, False)
+    e1 = b.activation(_conv(b, s, b.po2_weights((2, 3, 1, 1), 3)), 2, -3, 4, False)
+    e3 = b.activation(_conv(b, s, b.po2_weights((4, 3, 3, 3), 3), pads=[1, 1, 1, 1]), 4, -3, 4, False)
+    z = b.node("Concat", [s, e1, e3], axis=1)
+    z = _conv(b, z, b.po2_weights((4, 9, 3, 3), 3), bias=True)
+    return build(b, (1, 2, 5, 5), z, "concat_fire", out_rank=4)
+
+
+def shuffle_pools(seed: int = 42) -> onnx.ModelProto:
+    """conv -> uint4 -> channel shuffle (g = 3, shapes from Constant nodes) -> 3x3/2 MaxPool ceil_mode=1
+    (6x6 -> 3x3, the last windows padded) -> conv -> uint4 -> 2x2/2 AveragePool pads 1 count_include_pad=1
+    -> Q -> 2x2 conv."""
+    b = GraphBuilder(seed)
+    x = b.qdq("input", -3, signed=True, bits=4)
+    x = b.activation(_conv(b, x, b.po2_weights((6, 1, 3, 3), 3), pads=[1, 1, 1, 1]), 6, -2, 4, False)
+    x = b.node("Reshape", [x, _shape_const(b, [-1, 3, 2, 6, 6])])
+    x = b.node("Transpose", [x], perm=[0, 2, 1, 3, 4])
+    x = b.node("Reshape", [x, _shape_const(b, [0, 6, 6, 6])])
+    x = b.node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    x = b.activation(_conv(b, x, b.po2_weights((4, 6, 1, 1), 3)), 4, -2, 4, False)
+    x = b.node("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1)
+    x = b.qdq(b.node("Relu", [x]), -3, signed=False, bits=4)
+    x = _conv(b, x, b.po2_weights((4, 4, 2, 2), 3), bias=True)
+    return build(b, (1, 1, 6, 6), x, "shuffle_pools", out_rank=4)
+
+
+def concat_mixed(seed: int = 44) -> onnx.ModelProto:
+    """DenseNet skip from the graph input over a deep branch: Concat(x, conv(conv(x)) without a quantizer:
+    raw integers with their bias, axis -3) -> MaxPool -> Flatten -> two Gemms -> uint4 each -> Concat of the
+    two vectors (axis -1) -> Gemm."""
+    b = GraphBuilder(seed)
+    x = b.qdq("input", -3, signed=True, bits=4)
+    y = b.activation(_conv(b, x, b.po2_weights((3, 2, 3, 3), 3), pads=[1, 1, 1, 1]), 3, -2, 4, False)
+    # a whole-number bias is a multiple of the accumulator's step: the raw integers stay exact (no rounding)
+    bias = b.const(np.round(b.rng.normal(0, 2, 3)).astype(np.float32), "bias")
+    y = b.node("Conv", [y, b.const(b.po2_weights((3, 3, 3, 3), 3), "w"), bias], kernel_shape=[3, 3],
+               pads=[1, 1, 1, 1])
+    z = b.node("Concat", [x, y], axis=-3)
+    z = b.node("Flatten", [b.node("MaxPool", [z], kernel_shape=[2, 2], strides=[2, 2])], axis=1)
+    v1 = b.activation(_gemm(b, z, b.po2_weights((6, 20), 3)), 6, -2, 4, False)
+    v2 = b.activation(_gemm(b, z, b.po2_weights((4, 20), 3)), 4, -3, 4, False)
+    v = b.node("Concat", [v1, v2], axis=-1)
+    v = _gemm(b, v, b.po2_weights((3, 10), 3))
+    return build(b, (1, 2, 4, 4), v, "concat_mixed")

@@ -15,7 +15,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import numpy_helper  # noqa: E402
 
-from nbq.errors import NbqError  # noqa: E402
+from nbq import ir  # noqa: E402
 from nbq.formats import fit_po2  # noqa: E402
 from nbq.nn import QuantConfig, build_model, export, load_dataset, train  # noqa: E402
 from nbq.nn.layers import QConv2d, QLinear  # noqa: E402
@@ -180,10 +180,8 @@ def test_learned_imaginary_part_exports_exactly(digits, tmp_path):
         np.testing.assert_array_equal(_ort(path, x), _torch(model, x))
     compile_mod = pytest.importorskip("nbq.compile")
     reference = pytest.importorskip("nbq.reference")
-    try:
-        graph = compile_mod.lower(path)  # block form: Concat of the image and its learned imaginary part
-    except NbqError as err:  # the compiler does not take Concat yet
-        pytest.skip(f"compiler does not take the learned-imaginary input yet: {err}")
+    graph = compile_mod.lower(path)  # block form: Concat of the image and its learned imaginary part
+    assert any(isinstance(layer, ir.Concat) for layer in graph.layers)
     (name,) = graph.outputs
     expected = np.rint(_torch(model, x).astype(np.float64) / graph.tensors[name].scale)
     np.testing.assert_array_equal(reference.run(graph, x)[name], expected)

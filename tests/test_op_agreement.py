@@ -9,7 +9,7 @@ images than were given, or if the two backends built different engines or foldin
 
 Cost: per case one g++ build and one Verilator build (-O0, runtime objects shared through
 nbq.sim.objcache), run side by side in two threads: 3-6 s a case on an idle 2-core machine, about
-twice that under load; the whole file ~75 s idle.  The five unmarked simulated cases are the quick
+twice that under load; the whole file ~75 s idle.  The six unmarked simulated cases are the quick
 tier; the compile-only tests run for every case in both tiers.
 """
 
@@ -66,6 +66,18 @@ def _convs(g: ir.Graph) -> list[ir.Conv]:
     return [layer for layer in g.layers if isinstance(layer, ir.Conv)]
 
 
+def _upstream(g: ir.Graph, name: str) -> set[str]:
+    """Every tensor `name` is computed from (a DenseNet skip concatenates one of them with `name`)."""
+    seen, todo = set(), [name]
+    while todo:
+        src = g.producer(todo.pop())
+        for t in src.inputs if src is not None else []:
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    return seen
+
+
 KINDS: dict[str, Callable[[ir.Graph], bool]] = {
     "conv-padded": lambda g: any(any(c.pads) for c in _convs(g)),
     "conv-strided": lambda g: any(c.strides != (1, 1) for c in _convs(g)),
@@ -92,6 +104,16 @@ KINDS: dict[str, Callable[[ir.Graph], bool]] = {
                                     for la in g.layers),
     "add-shifted": lambda g: any(isinstance(la, ir.Add) and any(la.shifts) for la in g.layers),
     "flatten": lambda g: any(isinstance(la, ir.Flatten) for la in g.layers),
+    "concat-3-shifted": lambda g: any(isinstance(la, ir.Concat) and len(la.inputs) > 2 and any(la.shifts)
+                                      for la in g.layers),
+    "concat-skip": lambda g: any(isinstance(la, ir.Concat) and any(a in _upstream(g, b) for a in la.inputs
+                                                                   for b in la.inputs) for la in g.layers),
+    "concat-vectors": lambda g: any(isinstance(la, ir.Concat) and len(g.tensors[la.output].shape) == 1
+                                    for la in g.layers),
+    "concat-of-input": lambda g: any(isinstance(la, ir.Concat) and g.inputs[0] in la.inputs for la in g.layers),
+    "channel-permute": lambda g: any(isinstance(la, ir.ChannelPermute) for la in g.layers),
+    "maxpool-ceil": lambda g: any(isinstance(la, ir.MaxPool) and la.pads[2:] != la.pads[:2] for la in g.layers),
+    "sumpool-padded": lambda g: any(isinstance(la, ir.SumPool) and any(la.pads) for la in g.layers),
 }
 
 CONV, DENSE = ("weights-po2",), ("dense", "flatten", "threshold-after-mvau")
@@ -130,6 +152,12 @@ CASES = [
          ("svpe", "svpe", "svpe")),
     Case("residual-add", op_cases.residual_add, "svpe", ("add-shifted", "flatten", "threshold-after-mvau"),
          ("svpe", "svpe", "svpe")),
+    Case("concat-fire", op_cases.concat_fire, "svpe", ("concat-3-shifted", "concat-skip", "threshold-after-mvau"),
+         ("svpe", "svpe", "svpe", "svpe"), slow=False),
+    Case("concat-mixed", op_cases.concat_mixed, "svpe", ("concat-vectors", "concat-of-input", "concat-skip", "dense"),
+         ("svpe", "svpe", "svpe", "svpe", "svpe")),
+    Case("shuffle-pools", op_cases.shuffle_pools, "svpe",
+         ("channel-permute", "maxpool-ceil", "sumpool-padded", "threshold-after-pool"), ("svpe", "svpe", "svpe")),
 ]
 
 

@@ -140,6 +140,8 @@ LINT_VARIANTS = {
     "nbq_window": ["-GKH=1 -GKW=1", "-GKW=2 -GDH=2 -GH=9", "-GSH=2 -GSW=3 -GW=7"],
     "nbq_collect": ["-GSPLIT=2", "-GN=1"],
     "nbq_pool": ["-GMODE=1 -GOUT_BITS=10", "-GIN_SIGNED=1"],
+    "nbq_concat": ["-GA_ELEMS=3 -GB_ELEMS=1 -GA_SIGNED=0 -GSHIFT_A=2 -GOUT_BITS=12"],
+    "nbq_permute": ["-GELEMS=4 -GE_BITS=3 -GIDX_BITS=2 -GPERM=8'hd8"],
 }
 
 

@@ -1,5 +1,5 @@
 """Streaming RTL blocks vs numpy models: line buffer / sliding window, padding, thresholds, bias,
-pooling, and the glue (collect, clamp, add, fork, FIFO, AXI-Stream adapters).
+pooling, and the glue (collect, clamp, add, concat, permute, fork, FIFO, AXI-Stream adapters).
 
 As in test_rtl_engines, every test puts its random parameterizations (>= 20 for
 the engines) into one Verilator build and runs them with random bubbles and
@@ -250,6 +250,39 @@ def _add_instance(rng, i):
     return Instance("nbq_add", params, ports, {"a": s_a, "b": s_b, "out": s_o}, f"add {i}")
 
 
+def _concat_instance(rng, i):
+    ca, cb = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    ab, bb = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+    sa, sb = int(rng.integers(0, 3)), int(rng.integers(0, 3))
+    asg, bsg = bool(rng.integers(0, 2)), bool(rng.integers(0, 2))
+    n = int(rng.integers(1, 6))
+    a, b = _elems(rng, ab, asg, (n, ca)), _elems(rng, bb, bsg, (n, cb))
+    y = np.concatenate([a << sa, b << sb], axis=1)
+    ob = signed_bits(int(y.min()), int(y.max())) if y.min() < 0 else bits_for_range(0, int(y.max()))[0]
+    pa, pb, pr = (float(rng.choice([1.0, 0.6, 0.3])) for _ in range(3))
+    s_a = Stream(True, ("a_valid", None), ("a_ready", None), [("a_data", ca * ab, 0)], [pack(v, ab) for v in a], pa)
+    s_b = Stream(True, ("b_valid", None), ("b_ready", None), [("b_data", cb * bb, 0)], [pack(v, bb) for v in b], pb)
+    s_o = stream(False, "out", [("out_data", (ca + cb) * ob)], pr)
+    s_o.beats = [pack(v, ob) for v in y]
+    ports = {"a_valid": 1, "a_ready": 1, "a_data": ca * ab, "b_valid": 1, "b_ready": 1, "b_data": cb * bb,
+             "out_valid": 1, "out_ready": 1, "out_data": (ca + cb) * ob}
+    params = {"A_ELEMS": ca, "A_BITS": ab, "A_SIGNED": asg, "B_ELEMS": cb, "B_BITS": bb, "B_SIGNED": bsg,
+              "SHIFT_A": sa, "SHIFT_B": sb, "OUT_BITS": ob}
+    return Instance("nbq_concat", params, ports, {"a": s_a, "b": s_b, "out": s_o}, f"concat {i}")
+
+
+def _permute_instance(rng, i):
+    c, eb = int(rng.integers(1, 8)), int(rng.integers(1, 9))
+    perm = rng.permutation(c)
+    idx = max(1, (c - 1).bit_length())
+    x = _elems(rng, eb, False, (int(rng.integers(1, 8)), c))
+    params = {"ELEMS": c, "E_BITS": eb, "IDX_BITS": idx, "PERM": sum(int(p) << (k * idx) for k, p in enumerate(perm))}
+    inst = _simple("nbq_permute", params, [("in_data", c * eb)], [("out_data", c * eb)],
+                   [pack(v, eb) for v in x], [pack(v[perm], eb) for v in x], rng, f"permute {i}")
+    inst.clocked = False
+    return inst
+
+
 def _fork_instance(rng, i):
     wd, n = int(rng.integers(1, 12)), int(rng.integers(1, 4))
     x = [int(v) for v in _elems(rng, wd, False, int(rng.integers(1, 12)))]
@@ -303,6 +336,7 @@ def test_glue_and_axis(tmp_path):
             h.add(inst)
         if i < 8:  # the glue between engines
             for inst in (_collect_instance(rng, i), _clamp_instance(rng, i), _fifo_instance(rng, i),
-                         _add_instance(rng, i), _fork_instance(rng, i)):
+                         _add_instance(rng, i), _fork_instance(rng, i), _concat_instance(rng, i),
+                         _permute_instance(rng, i)):
                 h.add(inst)
     h.check(tmp_path)

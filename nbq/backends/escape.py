@@ -167,7 +167,7 @@ def check_no_raw_strings(files: dict[str, str | bytes], strings: object) -> None
     if not risky:
         return
     for rel, content in files.items():
-        if rel.endswith((".json", ".html", ".npy", ".bin")):
+        if rel.endswith((".json", ".html", ".npy", ".bin", ".onnx")):  # data, not code (.onnx: quantized.onnx)
             continue
         text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
         leaked = next((s for s in risky if s in text), None)

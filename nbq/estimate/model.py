@@ -300,6 +300,15 @@ def _add(p: dict) -> Features:
     return f
 
 
+def _concat(p: dict) -> Features:
+    """Sign extension and shifts are wiring; the output register holds the joined beat."""
+    f = Features()
+    f.lut["one"] = 1.0
+    f.ff["data"] = (p["A_ELEMS"] + p["B_ELEMS"]) * p["OUT_BITS"]
+    f.ff["ctrl"] = 1.0
+    return f
+
+
 def _fifo(p: dict) -> Features:
     depth, width = max(2, p["DEPTH"]), p["WIDTH"]
     ctrl = 2 * (1 if depth <= 2 else clog2(depth)) + clog2(depth + 1)
@@ -354,6 +363,10 @@ def features(part: Part) -> Features:
         return _clamp(p)
     if m == "nbq_add":
         return _add(p)
+    if m == "nbq_concat":
+        return _concat(p)
+    if m == "nbq_permute":
+        return Features()  # wiring only
     if m == "nbq_fifo":
         return _fifo(p)
     if m == "nbq_fork":

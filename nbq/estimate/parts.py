@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from nbq import ir
+from nbq.backends.rtl import stream_ops
 from nbq.backends.rtl.layers import Builder
 from nbq.backends.rtl.mvau import ENGINE_PARAM
 from nbq.backends.rtl.netlist import Instance, Stream
@@ -39,6 +40,9 @@ def param_int(text: str) -> int:
     m = re.fullmatch(r"(\d+)'[bB]([01]+)", t)
     if m:
         return int(m.group(2), 2)
+    m = re.fullmatch(r"\{(\d+)'[hH]([0-9a-fA-F]+)\}", t)  # a packed table, e.g. nbq_permute's PERM
+    if m:
+        return int(m.group(2), 16)
     return int(t)
 
 
@@ -114,6 +118,10 @@ def network_parts(plan: HardwarePlan) -> NetworkParts:
             y = b.flatten(layer, srcs[0])
         elif isinstance(layer, ir.Add):
             y = b.add(layer, srcs[0], srcs[1])
+        elif isinstance(layer, ir.Concat):
+            y = stream_ops.concat(b, layer, srcs)
+        elif isinstance(layer, ir.ChannelPermute):
+            y = stream_ops.permute(b, layer, srcs[0])
         else:
             raise InternalError(f"no RTL printer for planned {layer.op} layer '{layer.name}'")
         out.units[p.name] = take(start, p)

@@ -184,6 +184,16 @@ def module_ports(module: str, p: dict) -> list[tuple[str, str, int]]:
                 ("a_data", "input", e * p["A_BITS"]), ("b_valid", "input", 1), ("b_ready", "output", 1),
                 ("b_data", "input", e * p["B_BITS"]), ("out_valid", "output", 1), ("out_ready", "input", 1),
                 ("out_data", "output", e * p["OUT_BITS"])]
+    if module == "nbq_concat":
+        out = (p["A_ELEMS"] + p["B_ELEMS"]) * p["OUT_BITS"]
+        return [("clk", "input", 1), ("rst_n", "input", 1), ("a_valid", "input", 1), ("a_ready", "output", 1),
+                ("a_data", "input", p["A_ELEMS"] * p["A_BITS"]), ("b_valid", "input", 1), ("b_ready", "output", 1),
+                ("b_data", "input", p["B_ELEMS"] * p["B_BITS"]), ("out_valid", "output", 1),
+                ("out_ready", "input", 1), ("out_data", "output", out)]
+    if module == "nbq_permute":
+        w = p["ELEMS"] * p["E_BITS"]
+        return [("in_valid", "input", 1), ("in_ready", "output", 1), ("in_data", "input", w),
+                ("out_valid", "output", 1), ("out_ready", "input", 1), ("out_data", "output", w)]
     if module == "nbq_axis_out":
         return [("clk", "input", 1), ("rst_n", "input", 1), ("in_valid", "input", 1), ("in_ready", "output", 1),
                 ("in_data", "input", p["ELEMS"] * p["E_BITS"]), ("m_TDATA", "output", p["ELEMS"] * p["LANE"]),

@@ -18,10 +18,11 @@ from onnx import TensorProto, helper, numpy_helper
 from nbq import ir
 from nbq.errors import UnsupportedModelError
 from nbq.formats import is_power_of_two
-from nbq.frontend import checks, qonnx_ops, simple_ops
+from nbq.frontend import checks, qonnx_ops, simple_ops, stream_ops
 from nbq.frontend.complex_fusion import fuse_complex_convs
 from nbq.frontend.constant_folding import fold_constants
 from nbq.frontend.loading import load_onnx
+from nbq.frontend.pool_pads import ceil_extra, real_counts
 from nbq.frontend.values import Const, FloatIn, IntVal, Pending, Quantized, Value
 from nbq.frontend.weights import classify_weights, describe_non_exact
 
@@ -160,6 +161,9 @@ class _Importer:
             raise self.fail("QuantizeLinear must be followed by DequantizeLinear")
         if isinstance(value, Const):
             raise self.fail("expected a computed tensor, got a constant")
+        if isinstance(value, stream_ops.Grouped):
+            raise self.fail("a Reshape to (N, g, C/g, H, W) must be a channel shuffle: Transpose(perm=[0, 2, 1, "
+                            "3, 4]) and a Reshape back to (N, C, H, W)")
         src = self.tensors[value.source]
         if not np.all(value.a == src.scale) and self._rescale(value):
             src = self.tensors[value.source]
@@ -706,8 +710,8 @@ def _matmul(imp: _Importer) -> None:
 
 def _pool_common(imp: _Importer, attrs: dict) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Checks shared by the pools; returns (kernel, strides)."""
-    if attrs.get("ceil_mode", 0):
-        raise imp.fail("ceil_mode=1 is not supported")
+    if attrs.get("ceil_mode", 0) and imp.node.op_type != "MaxPool":
+        raise imp.fail("ceil_mode=1 is supported for MaxPool only; use ceil_mode=0 (or pad the input)")
     if "kernel_shape" not in attrs:
         raise imp.fail("attribute 'kernel_shape' is missing")
     kernel = checks.int_list(imp.fail, attrs, "kernel_shape", (1, 1), 2, 1, checks.MAX_WINDOW)
@@ -728,6 +732,9 @@ def _max_pool(imp: _Importer) -> None:
     if len(t.shape) != 3:
         raise imp.fail(f"expected a (C, H, W) input, got {t.shape}")
     pads = _pads(imp, attrs, t.shape[1:], kernel, strides, (1, 1))
+    if attrs.get("ceil_mode", 0):  # ceil_mode: the partial last windows read extra bottom/right padding
+        extra = [ceil_extra(t.shape[1 + i], kernel[i], strides[i], pads[i], pads[i + 2]) for i in range(2)]
+        pads = (pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1])
     oh, ow = _window_output(imp, t.shape[1:], kernel, strides, pads)
     out = imp.new_tensor(node.output[0], (t.shape[0], oh, ow), t.scale)
     imp.add_layer(ir.MaxPool(name=imp.layer_name(), inputs=[x], output=out, kernel=kernel, strides=strides,
@@ -735,19 +742,22 @@ def _max_pool(imp: _Importer) -> None:
     imp.values[node.output[0]] = IntVal(out)
 
 
-def _sum_pool(imp: _Importer, kernel: tuple[int, int], strides: tuple[int, int]) -> None:
-    """Average pooling as an exact window sum; a pending affine commutes with it."""
+def _sum_pool(imp: _Importer, kernel: tuple[int, int], strides: tuple[int, int],
+              pads: tuple[int, int, int, int] = (0, 0, 0, 0), divisor: int | None = None) -> None:
+    """Average pooling as an exact window sum (zero padding) over `divisor` (default: the kernel area);
+    a pending affine commutes with it when nothing is padded."""
     node = imp.node
     x_value = imp.get(node.input[0])
-    pending = isinstance(x_value, Pending) and not x_value.has_clamp and not np.all(
+    pending = not any(pads) and isinstance(x_value, Pending) and not x_value.has_clamp and not np.all(
         x_value.a == imp.tensors[x_value.source].scale
-    )
+    )  # (a padded zero would meet the pending offset b: not an affine of the sum)
     x = x_value.source if pending else imp.as_int(x_value, f"{node.op_type} '{node.name}'")
     t = imp.tensors[x]
-    oh, ow = _window_output(imp, t.shape[1:], kernel, strides, (0, 0, 0, 0))
-    window = kernel[0] * kernel[1]
+    oh, ow = _window_output(imp, t.shape[1:], kernel, strides, pads)
+    window = divisor or kernel[0] * kernel[1]
     out = imp.new_tensor(node.output[0], (t.shape[0], oh, ow), t.scale / window)
-    imp.add_layer(ir.SumPool(name=imp.layer_name(), inputs=[x], output=out, kernel=kernel, strides=strides))
+    imp.add_layer(ir.SumPool(name=imp.layer_name(), inputs=[x], output=out, kernel=kernel, strides=strides,
+                             pads=tuple(pads)))
     if pending:
         imp.values[node.output[0]] = Pending(out, x_value.a / window, x_value.b, origin=x_value.origin)
     else:
@@ -761,9 +771,22 @@ def _average_pool(imp: _Importer) -> None:
     if len(shape) != 3:
         raise imp.fail(f"expected a (C, H, W) input, got {shape}")
     pads = _pads(imp, attrs, shape[1:], kernel, strides, (1, 1))
-    if any(pads):
-        raise imp.fail("AveragePool with padding is not supported (its divisor varies at the border)")
-    _sum_pool(imp, kernel, strides)
+    if not any(pads):
+        _sum_pool(imp, kernel, strides)
+        return
+    oh, ow = _window_output(imp, shape[1:], kernel, strides, pads)
+    if attrs.get("count_include_pad", 0):
+        divisors = {kernel[0] * kernel[1]}
+    else:  # the divisor is each window's count of real cells
+        rows = real_counts(shape[1], kernel[0], strides[0], pads[0], oh)
+        cols = real_counts(shape[2], kernel[1], strides[1], pads[1], ow)
+        divisors = {r * c for r in rows for c in cols}
+    if len(divisors) != 1 or not is_power_of_two(float(next(iter(divisors)))):
+        what = "count_include_pad=1" if attrs.get("count_include_pad", 0) else "count_include_pad=0"
+        raise imp.fail(f"padded AveragePool ({what}, pads {list(pads)}) divides its windows by "
+                       f"{sorted(divisors)}; nbq needs one power-of-two divisor for an exact scale: "
+                       "change the kernel or the pads, or pad the input with a Conv")
+    _sum_pool(imp, kernel, strides, pads, next(iter(divisors)))
 
 
 def _global_average_pool(imp: _Importer) -> None:
@@ -791,7 +814,9 @@ _HANDLERS = {
     "AveragePool": _average_pool,
     "GlobalAveragePool": _global_average_pool,
     "Flatten": simple_ops.flatten,
-    "Reshape": simple_ops.flatten,
+    "Reshape": lambda imp: stream_ops.reshape(imp, simple_ops.flatten),
+    "Concat": stream_ops.concat,
+    "Transpose": stream_ops.transpose,
     "Squeeze": simple_ops.flatten,
     "Unsqueeze": simple_ops.flatten,
     "Add": simple_ops.add,

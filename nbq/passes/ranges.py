@@ -80,12 +80,19 @@ def _same(layer: ir.Layer, x: ir.Tensor) -> tuple[int, int]:
 
 def _sumpool(layer: ir.SumPool, x: ir.Tensor) -> tuple[int, int]:
     k = layer.kernel[0] * layer.kernel[1]
+    if any(layer.pads):  # a window may hold padding zeros
+        return k * min(x.lo, 0), k * max(x.hi, 0)
     return k * x.lo, k * x.hi
 
 
 def _add(layer: ir.Add, a: ir.Tensor, b: ir.Tensor) -> tuple[int, int]:
     sa, sb = layer.shifts
     return (a.lo << sa) + (b.lo << sb), (a.hi << sa) + (b.hi << sb)
+
+
+def _concat(layer: ir.Concat, *xs: ir.Tensor) -> tuple[int, int]:
+    return (min(x.lo << s for x, s in zip(xs, layer.shifts, strict=True)),
+            max(x.hi << s for x, s in zip(xs, layer.shifts, strict=True)))
 
 
 _RULES = {
@@ -98,4 +105,6 @@ _RULES = {
     ir.SumPool: _sumpool,
     ir.Flatten: _same,
     ir.Add: _add,
+    ir.Concat: _concat,
+    ir.ChannelPermute: _same,
 }

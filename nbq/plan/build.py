@@ -8,7 +8,8 @@ feature map or one whole vector; the pipeline's interval is its slowest stage):
   dilation 1), MVAU (the folding's cycles), bias or fused threshold (pixels x NF), collect of the
   NF folds into one pixel (pixels x NF, when NF > 1 or complex);
 * Dense: MVAU (NF x SF), bias or fused threshold (NF), collect (NF, when NF > 1);
-* Threshold, Clamp, Add: the beats of their input; Flatten: gathers a map's pixels into one vector;
+* Threshold, Clamp, Add, Concat, ChannelPermute: the beats of their input; Flatten: gathers a map's
+  pixels into one vector;
 * MaxPool / SumPool: pad, window, pool (output pixels); a global pool its input pixels.
 
 The RTL network implements exactly these stages (co-simulation measures them); the HLS project
@@ -136,13 +137,17 @@ def _other(graph: ir.Graph, layer: ir.Layer, layouts: dict, has_uram: bool) -> L
         return LayerPlan(layer, [Stage("clamp", n_in)], clamp=clamp_bounds(layer, x))
     if isinstance(layer, ir.Add):
         return LayerPlan(layer, [Stage("add", n_in)])
+    if isinstance(layer, ir.Concat):  # one beat of every input -> one beat (a whole pixel or vector)
+        return LayerPlan(layer, [Stage("concat", n_in)])
+    if isinstance(layer, ir.ChannelPermute):  # wiring within a beat
+        return LayerPlan(layer, [Stage("permute", n_in)])
     if isinstance(layer, ir.Flatten):
         return LayerPlan(layer, [Stage("gather", n_in)] if len(x.shape) == 3 and n_in > 1 else [])
     if isinstance(layer, ir.MaxPool | ir.SumPool):
         y = _tensor(graph, layer.output)
         if len(x.shape) != 3 or len(y.shape) != 3:
             raise UnsupportedModelError(f"{layer.op} '{layer.name}': expected (C, H, W) tensors")
-        pads = tuple(layer.pads) if isinstance(layer, ir.MaxPool) else (0, 0, 0, 0)
+        pads = tuple(layer.pads)
         fill = int(x.lo) if isinstance(layer, ir.MaxPool) else 0  # max pooling pads with the lower bound
         if tuple(layer.kernel) == tuple(x.shape[1:]) and not any(pads) and tuple(y.shape[1:]) == (1, 1):
             return LayerPlan(layer, [Stage("global_pool", n_in)], fill=fill, global_pool=True)

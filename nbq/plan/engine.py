@@ -44,6 +44,10 @@ def is_bipolar(graph: ir.Graph, name: str) -> bool:
         return src.out_lo == -1 and src.step == 2
     if isinstance(src, ir.MaxPool | ir.Flatten):  # max pooling pads with the lower bound, -1
         return is_bipolar(graph, src.inputs[0])
+    if isinstance(src, ir.ChannelPermute):
+        return is_bipolar(graph, src.inputs[0])
+    if isinstance(src, ir.Concat):
+        return not any(src.shifts) and all(is_bipolar(graph, name) for name in src.inputs)
     return False
 
 

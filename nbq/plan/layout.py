@@ -21,7 +21,16 @@ def stream_layouts(graph: ir.Graph, layers: list[ir.Layer]) -> dict[str, Layout]
         layouts[name] = _own_layout(graph.tensors[name])
     for layer in layers:
         out = graph.tensors[layer.output]
-        if isinstance(layer, ir.Conv | ir.MaxPool | ir.SumPool | ir.Dense):
+        if isinstance(layer, ir.Conv | ir.MaxPool | ir.SumPool | ir.Dense | ir.ChannelPermute):
+            layouts[layer.output] = _own_layout(out)
+        elif isinstance(layer, ir.Concat):
+            ins = [(name, layouts[name]) for name in layer.inputs]
+            bad = [name for name, lay in ins if lay != _own_layout(graph.tensors[name])]
+            if bad:  # a flattened map streams channels-last: its values are not in concatenation order
+                raise UnsupportedModelError(
+                    f"Concat '{layer.name}': input '{bad[0]}' is a flattened feature map; concatenate the maps "
+                    "(axis 1) before flattening"
+                )
             layouts[layer.output] = _own_layout(out)
         elif isinstance(layer, ir.Add):
             a, b = (layouts[name] for name in layer.inputs)

@@ -8,6 +8,7 @@
 #include "clone.h"
 #include "common.h"
 #include "complex.h"
+#include "concat.h"
 #include "io.h"
 #include "mvau.h"
 #include "pool.h"

@@ -4,7 +4,7 @@
 // each reducing the KH x KW taps of IN_BEAT channels in one cycle (max, or an
 // adder tree).  Max pooling pads with PAD_VALUE, the input's lower bound, so
 // the max over the padded window equals ONNX's; sum pooling (average pooling
-// with 1/k^2 moved into the scale) has no padding.  Words keep their width.
+// with the divisor moved into the scale) pads with 0.  Words keep their width.
 //
 // global_sumpool: a kernel covering the whole map (GlobalAveragePool) needs no
 // line buffer, just C accumulators: the last pixel's words are written as they

@@ -255,7 +255,7 @@ def add_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> B
 def pool_code(unit: LayerPlan, ident: str, ctx: LayerContext, proc: Process) -> Built:
     layer = unit.layer
     x, y = ctx.tensor(layer.inputs[0]), ctx.tensor(layer.output)
-    pads = tuple(layer.pads) if isinstance(layer, ir.MaxPool) else (0, 0, 0, 0)
+    pads = tuple(layer.pads)
     if len(x.shape) != 3 or len(y.shape) != 3 or x.shape[0] != y.shape[0]:
         raise UnsupportedModelError(f"{layer.op} '{layer.name}': expected (C,H,W) tensors with equal C")
     if min(layer.kernel) < 1 or min(layer.strides) < 1 or min(pads) < 0:

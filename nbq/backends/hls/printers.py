@@ -13,6 +13,7 @@ from nbq.backends.hls.layers import (
     threshold_unit_code,
 )
 from nbq.backends.hls.mvau import conv_layer, dense_layer
+from nbq.backends.hls.stream_ops import concat_code, permute_code
 from nbq.backends.hls.streams import Process
 from nbq.errors import InternalError
 
@@ -24,6 +25,8 @@ PRINTERS = {
     ir.MaxPool: pool_code,
     ir.SumPool: pool_code,
     ir.Add: add_code,
+    ir.Concat: concat_code,
+    ir.ChannelPermute: permute_code,
 }
 
 

@@ -5,10 +5,11 @@ tensor read by k consumers (layers or the graph output) is fanned out by k-1 clo
 processes.  Flatten is free on a stream: its output shares its input's stream.
 
 Word widths (values per stream word, see hw/include/nbq/common.h): a Conv/Dense writes
-PE-wide words; every other layer keeps the width of its (first) input.  A Dense layer, or a
-1x1 convolution without a sliding window, reads SIMD-wide words, and the second input of an
-Add must match the first: where a stream's width differs, a regroup process converts it.  The
-core's ports carry one value per transfer: to_vec and from_vec adapt them, the input side
+PE-wide words; Concat and ChannelPermute write one word per pixel (or vector); every other
+layer keeps the width of its (first) input.  A Dense layer, or a 1x1 convolution without a
+sliding window, reads SIMD-wide words, Concat and ChannelPermute read one word per pixel, and
+the second input of an Add must match the first: where a stream's width differs, a regroup
+process converts it.  The core's ports carry one value per transfer: to_vec and from_vec adapt them, the input side
 straight to the width its consumers read when they all agree (else one value per word).
 """
 
@@ -65,8 +66,11 @@ def has_window(unit: LayerPlan) -> bool:
         isinstance(unit.layer, ir.Conv) and any(unit.layer.pads))
 
 
-def read_width(unit: LayerPlan, slot: int, width: dict[str, int], root: dict[str, str]) -> int | None:
+def read_width(unit: LayerPlan, slot: int, width: dict[str, int], root: dict[str, str],
+               graph: ir.Graph | None = None) -> int | None:
     """The word width `unit` reads on input `slot`, or None when it reads any width."""
+    if isinstance(unit.layer, ir.Concat | ir.ChannelPermute):  # a whole pixel (or vector) per word
+        return graph.tensors[unit.layer.inputs[slot]].shape[0]
     if isinstance(unit.layer, ir.Dense):
         return unit.fold.simd
     if isinstance(unit.layer, ir.Conv):
@@ -76,7 +80,9 @@ def read_width(unit: LayerPlan, slot: int, width: dict[str, int], root: dict[str
     return None
 
 
-def _output_width(unit: LayerPlan, width: dict[str, int], root: dict[str, str]) -> int:
+def _output_width(unit: LayerPlan, width: dict[str, int], root: dict[str, str], graph: ir.Graph) -> int:
+    if isinstance(unit.layer, ir.Concat | ir.ChannelPermute):
+        return graph.tensors[unit.layer.output].shape[0]
     if unit.fold is not None:
         return unit.fold.pe
     return width[root[unit.layer.inputs[0]]]
@@ -106,11 +112,11 @@ def wire(plan: HardwarePlan) -> Wiring:
     width = wiring.width
 
     # native widths: the input's from its readers, then each unit's from its producer
-    wants = {read_width(use[0], use[1], width, root) if use else None for use in uses[x]}
+    wants = {read_width(use[0], use[1], width, root, graph) if use else None for use in uses[x]}
     width[x] = wants.pop() if len(wants) == 1 and None not in wants else 1
     for unit in units:
         if not isinstance(unit.layer, ir.Flatten):
-            width[unit.output] = _output_width(unit, width, root)
+            width[unit.output] = _output_width(unit, width, root, graph)
 
     use_stream: dict[tuple[int, int], str] = {}  # (id(unit), slot) -> stream
 
@@ -142,7 +148,7 @@ def wire(plan: HardwarePlan) -> Wiring:
             if use is None:
                 wiring.processes.append(Process("from_vec", tensor, [branch], [OUT_PORT], in_widths=[w]))
                 continue
-            want = read_width(use[0], use[1], width, root)
+            want = read_width(use[0], use[1], width, root, graph)
             if want is not None and want != w:
                 name = names.fresh(f"s_{ids.add(tensor)}_w{want}")
                 wiring.streams.append(Stream(name, tensor, want, DEFAULT_DEPTH))

@@ -23,7 +23,7 @@ from nbq.backends.hls.outputs import RTL_SIM_DIRS, rtl_owned
 from nbq.backends.names import c_identifier
 from nbq.backends.outdir import Owned, check_replaceable, replace_folder
 from nbq.backends.render import render
-from nbq.backends.rtl import memfiles
+from nbq.backends.rtl import memfiles, stream_ops
 from nbq.backends.rtl.layers import Builder
 from nbq.backends.rtl.netlist import Stream, lane_bits
 from nbq.boards import Board
@@ -101,6 +101,10 @@ def build_network(plan: HardwarePlan) -> tuple[Builder, Stream, Stream]:
             out = b.flatten(layer, srcs[0])
         elif isinstance(layer, ir.Add):
             out = b.add(layer, srcs[0], srcs[1])
+        elif isinstance(layer, ir.Concat):
+            out = stream_ops.concat(b, layer, srcs)
+        elif isinstance(layer, ir.ChannelPermute):
+            out = stream_ops.permute(b, layer, srcs[0])
         else:
             raise InternalError(f"the RTL backend has no printer for planned {layer.op} layer '{layer.name}'")
         publish(p.output, out)
