@@ -136,9 +136,9 @@ def export(model: nn.Module, shape: tuple[int, ...], path: str | Path, opset: in
         with contextlib.redirect_stdout(io.StringIO()):  # it narrates every step
             torch.onnx.export(model, (x,), str(path), dynamo=True, **names)
     else:
+        dynamic = {"input": {0: "batch"}, "output": {0: "batch"}} if exporter == "legacy" else None
         torch.onnx.export(model, x, str(path), opset_version=opset, dynamo=False,
-                          do_constant_folding=exporter == "legacy", **names,
-                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}} if exporter == "legacy" else None)
+                          do_constant_folding=exporter == "legacy", dynamic_axes=dynamic, **names)
     return path
 
 
