@@ -117,15 +117,31 @@ def build(name: str, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
-def export(model: nn.Module, shape: tuple[int, ...], path: str | Path, opset: int = 13) -> Path:
-    """torch.onnx.export as tools usually call it: eval mode, constant folding, a dynamic batch axis."""
+EXPORTERS = ("legacy", "legacy-unfolded", "dynamo")
+
+
+def export(model: nn.Module, shape: tuple[int, ...], path: str | Path, opset: int = 13,
+           exporter: str = "legacy") -> Path:
+    """torch.onnx.export as tools usually call it, in eval mode:
+    legacy           the TorchScript exporter with constant folding and a dynamic batch axis;
+    legacy-unfolded  the same without constant folding (weight/shape subgraphs stay in the graph), batch 1;
+    dynamo           torch.export-based exporter (torch's default; BN fused, ReduceMean pooling, opset 18+)."""
     path = Path(path)
-    torch.onnx.export(model, torch.zeros(1, *shape), str(path), opset_version=opset, dynamo=False,
-                      do_constant_folding=True, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    x = torch.zeros(1, *shape)
+    names = {"input_names": ["input"], "output_names": ["output"]}
+    if exporter == "dynamo":
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):  # it narrates every step
+            torch.onnx.export(model, (x,), str(path), dynamo=True, **names)
+    else:
+        dynamic = {"input": {0: "batch"}, "output": {0: "batch"}} if exporter == "legacy" else None
+        torch.onnx.export(model, x, str(path), opset_version=opset, dynamo=False,
+                          do_constant_folding=exporter == "legacy", dynamic_axes=dynamic, **names)
     return path
 
 
-def export_named(name: str, folder: str | Path, seed: int = 0, opset: int = 13) -> Path:
+def export_named(name: str, folder: str | Path, seed: int = 0, opset: int = 13, exporter: str = "legacy") -> Path:
     _cls, shape = MODELS[name]
-    return export(build(name, seed), shape, Path(folder) / f"{name}.onnx", opset)
+    return export(build(name, seed), shape, Path(folder) / f"{name}_{exporter}.onnx", opset, exporter)

@@ -221,6 +221,25 @@ def test_flatten_and_reshape_forms(save_model, how):
     _agrees(save_model(build(b, (1, 2, 5, 5), y, "flat")))
 
 
+@pytest.mark.parametrize("keepdims", [1, 0])
+def test_reduce_mean_over_the_spatial_axes_is_a_global_average_pool(save_model, keepdims):
+    b = GraphBuilder(13)
+    x = b.qdq("input", -3, signed=True, bits=6)
+    c = _tail_quant(b, b.node("Conv", [x, b.const(b.po2_weights((4, 2, 3, 3), 3), "w")], kernel_shape=[3, 3]), 4)
+    p = b.node("ReduceMean", [c], axes=[-1, -2], keepdims=keepdims)  # opset < 18: axes is an attribute
+    f = b.node("Flatten", [p]) if keepdims else p
+    y = b.node("Gemm", [f, b.const(b.po2_weights((3, 4), 2), "fc")], transB=1)
+    _agrees(save_model(build(b, (1, 2, 5, 5), y, f"mean{keepdims}")))
+
+
+def test_reduce_mean_over_channels_refused(save_model):
+    b = GraphBuilder(14)
+    y = b.node("ReduceMean", [b.qdq("input", -3, signed=True, bits=6)], axes=[1], keepdims=1)
+    with pytest.raises(UnsupportedModelError, match=r"\(ReduceMean\): ReduceMean over axes \[1\] is not supported; "
+                                                    r"nbq averages over the spatial axes"):
+        import_onnx(save_model(build(b, (1, 2, 5, 5), y, "meanc", out_rank=4)))
+
+
 def test_reshape_that_reorders_names_both_shapes(save_model):
     b = GraphBuilder(11)
     x = b.qdq("input", -3, signed=True, bits=6)

@@ -413,6 +413,23 @@ def test_ecosystem_models_compile(ecosystem, name, tmp_path):
         assert compare_with_onnxruntime(q, images).max_steps <= 1.0
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning", "ignore:.*scores before Softmax")
+@pytest.mark.parametrize("exporter", ["legacy-unfolded", "dynamo"])
+@pytest.mark.parametrize("name", list(ecosystem_models.MODELS))
+def test_ecosystem_models_from_other_exporters_compile(name, exporter, tmp_path):
+    """The same nets as other exports write them (shape/weight subgraphs, fused BN, ReduceMean pooling, opset 20):
+    quantize po2:4, compile, and agree with ONNX Runtime within one step."""
+    path = ecosystem_models.export_named(name, tmp_path, exporter=exporter)
+    x = np.random.default_rng(0).uniform(0, 1, (64, *ecosystem_models.MODELS[name][1])).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    q = tmp_path / "q.onnx"
+    quantize_to_file(path, q, QuantizeOptions(calibrate=tmp_path / "x.npy"))
+    compiled = compile_model(q, load_board("zcu102"), tmp_path / "out")
+    assert any(la.op == ("Concat" if name != "resnet50" else "Add") for la in compiled.graph.layers)
+    for images in (x[:16], _extremes(x.shape[1:])):
+        assert compare_with_onnxruntime(q, images).max_steps <= 1.0
+
+
 @pytest.mark.parametrize("spec, per_channel", [("po2:4", True), ("po2:3", False), ("int:3", True)])
 def test_data_aware_rounding_lowers_the_output_error(spec, per_channel):
     from nbq.quantize.moments import Window, accumulate

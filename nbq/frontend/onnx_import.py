@@ -800,6 +800,29 @@ def _global_average_pool(imp: _Importer) -> None:
     _sum_pool(imp, shape[1:], shape[1:])
 
 
+def _reduce_mean(imp: _Importer) -> None:
+    """ReduceMean over the two spatial axes (how torch's exporter writes AdaptiveAvgPool2d(1)) is a
+    GlobalAveragePool; keepdims=0 then flattens (C, 1, 1) to (C,)."""
+    node, attrs = imp.node, imp.attrs()
+    axes_name = imp.opt_input(1)
+    axes = imp.const(axes_name, "ReduceMean axes") if axes_name else attrs.get("axes")
+    ndim = len(imp.onnx_shape(node.input[0])) + 1  # with N
+    spatial = None if axes is None else sorted(int(a) % ndim for a in np.asarray(axes).reshape(-1))
+    if ndim != 4 or spatial != [2, 3]:
+        raise imp.fail(f"ReduceMean over axes {None if axes is None else np.asarray(axes).tolist()} is not "
+                       "supported; nbq averages over the spatial axes [2, 3] of (N, C, H, W) only "
+                       "(a GlobalAveragePool)")
+    if not attrs.get("keepdims", 1):
+        pooled = node.output[0] + "_keepdims"
+        imp.node = helper.make_node("GlobalAveragePool", [node.input[0]], [pooled], name=node.name)
+        _global_average_pool(imp)
+        imp.node = helper.make_node("Flatten", [pooled], [node.output[0]], name=node.name + "_flatten")
+        simple_ops.flatten(imp)
+        imp.node = node
+        return
+    _global_average_pool(imp)
+
+
 _HANDLERS = {
     "QuantizeLinear": _quantize_linear,
     "DequantizeLinear": _dequantize_linear,
@@ -813,6 +836,7 @@ _HANDLERS = {
     "MaxPool": _max_pool,
     "AveragePool": _average_pool,
     "GlobalAveragePool": _global_average_pool,
+    "ReduceMean": _reduce_mean,
     "Flatten": simple_ops.flatten,
     "Reshape": lambda imp: stream_ops.reshape(imp, simple_ops.flatten),
     "Concat": stream_ops.concat,

@@ -22,7 +22,8 @@ WEIGHT_OPS = ("Conv", "Gemm", "MatMul")
 CHAIN_OPS = ("BatchNormalization", "Relu", "Clip")
 PASS_OPS = ("Identity", "Dropout")  # the input's state and scale, unchanged
 CONST_OPS = ("Add", "Mul", "Div")  # with one constant operand: affine, part of the chain like a BatchNormalization
-EXACT_OPS = ("MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Concat")
+EXACT_OPS = ("MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean", "Flatten", "Reshape", "Squeeze", "Unsqueeze",
+             "Concat")
 SAME_SCALE_OPS = ("MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Concat", "Identity", "Dropout")
 MERGE_OPS = ("Add", "Sum")
 TAIL_OPS = ("Softmax", "LogSoftmax", "ArgMax")  # stay float after the last quantized tensor
