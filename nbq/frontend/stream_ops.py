@@ -11,16 +11,12 @@ as they are (the identity, or swapping size-1 axes).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nbq import ir
 from nbq.formats import is_power_of_two
 from nbq.frontend.values import Const, IntVal, Pending
-
-if TYPE_CHECKING:
-    from nbq.frontend.onnx_import import _Importer
 
 MAX_SHIFT = 32  # as the residual Add: scales may differ by up to 2^32
 
@@ -51,7 +47,7 @@ class Grouped:
         return tuple(k * per + j for j in range(per) for k in range(g))
 
 
-def concat(imp: _Importer) -> None:
+def concat(imp) -> None:
     node = imp.node
     names = [n for n in node.input if n]
     if len(names) < 2:
@@ -71,7 +67,7 @@ def concat(imp: _Importer) -> None:
     imp.values[node.output[0]] = IntVal(_add_concat(imp, tensors))
 
 
-def _add_concat(imp: _Importer, tensors: list[str]) -> str:
+def _add_concat(imp, tensors: list[str]) -> str:
     """The Concat layer of integer tensors, shifted onto the finest scale (shapes and axis checked); returns
     its output."""
     node = imp.node
@@ -97,7 +93,7 @@ def _add_concat(imp: _Importer, tensors: list[str]) -> str:
     return out
 
 
-def _concat_pending(imp: _Importer, values: list) -> None:
+def _concat_pending(imp, values: list) -> None:
     """Concat of float chains y_i = clamp(a_i * x_i + b_i) over integer tensors x_i: the x_i are concatenated
     (shifted onto the finest scale, so a_i is divided by 2^shift) and the affine follows per channel, for
     the quantizer after the Concat to fold.  The clamps (ReLU / Clip) must be the same on every input."""
@@ -116,7 +112,7 @@ def _concat_pending(imp: _Importer, values: list) -> None:
     imp.values[node.output[0]] = Pending(out, a, b, lo, hi, origin=origin)
 
 
-def _check_axis(imp: _Importer, rank: int) -> None:
+def _check_axis(imp, rank: int) -> None:
     attrs = imp.attrs()
     if "axis" not in attrs:
         raise imp.fail("attribute 'axis' is missing")
@@ -126,7 +122,7 @@ def _check_axis(imp: _Importer, rank: int) -> None:
                        f"channels only (axis 1{' or -3' if rank == 4 else ''})")
 
 
-def _target(imp: _Importer) -> list[int]:
+def _target(imp) -> list[int]:
     node = imp.node
     target = imp.const(node.input[1], "Reshape shape")
     if target.dtype.kind not in "iu":
@@ -134,7 +130,7 @@ def _target(imp: _Importer) -> list[int]:
     return [int(d) for d in target.reshape(-1)]
 
 
-def _resolve(imp: _Importer, target: list[int], full: tuple[int, ...]) -> list[int]:
+def _resolve(imp, target: list[int], full: tuple[int, ...]) -> list[int]:
     """ONNX Reshape semantics on (1, *shape): 0 copies the input's dimension, one -1 takes the rest."""
     if imp.attrs().get("allowzero", 0) and 0 in target:
         raise imp.fail(f"Reshape to {target} with allowzero=1 makes an empty tensor; use allowzero=0")
@@ -152,7 +148,7 @@ def _resolve(imp: _Importer, target: list[int], full: tuple[int, ...]) -> list[i
     return dims
 
 
-def reshape(imp: _Importer, flatten) -> None:
+def reshape(imp, flatten) -> None:
     """Reshape: the channel-shuffle steps here, everything else (to (N, -1)) by the importer's `flatten`."""
     node = imp.node
     value = imp.get(node.input[0])
@@ -187,7 +183,7 @@ def reshape(imp: _Importer, flatten) -> None:
     imp.values[node.output[0]] = Grouped(x, dims[1], merged=len(dims) == 4)
 
 
-def transpose(imp: _Importer) -> None:
+def transpose(imp) -> None:
     node = imp.node
     value = imp.get(node.input[0])
     perm = imp.attrs().get("perm")
