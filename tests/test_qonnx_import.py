@@ -37,42 +37,27 @@ QDOMAIN = "qonnx.custom_op.general"
 
 
 def _export_qonnx(model, path) -> None:
-    """Brevitas' QONNX export (the torch.export path).  It refuses to start without onnxoptimizer, which only
-    its TorchScript path calls; without the package the check is satisfied with a stand-in."""
-    import brevitas.export.onnx.manager as manager
+    """Brevitas' QONNX export (the torch.export path; Brevitas needs onnxoptimizer installed to start)."""
     from brevitas.export import export_qonnx
 
-    if manager.opt is None:
-        manager.onnx, manager.opt = onnx, object()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         export_qonnx(model, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=True)
 
 
 def _export_torchscript(model, path) -> None:
-    """Brevitas' TorchScript QONNX export; its onnxoptimizer clean-up step is skipped (not installed)."""
-    import types
-
-    import brevitas.export.onnx.manager as manager
+    """Brevitas' TorchScript QONNX export (with its onnxoptimizer clean-up step)."""
     from brevitas.export import export_qonnx
 
-    saved = manager.onnx, manager.opt
-    manager.onnx, manager.opt = onnx, types.SimpleNamespace(optimize=lambda model, passes: model)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            export_qonnx(model, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=False)
-    finally:
-        manager.onnx, manager.opt = saved
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_qonnx(model, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=False)
 
 
 def _export_qcdq(model, path) -> None:
     """Brevitas' own QCDQ export (QuantizeLinear -> Clip -> DequantizeLinear)."""
-    import brevitas.export.onnx.manager as manager
     from brevitas.export import export_onnx_qcdq
 
-    if manager.opt is None:
-        manager.onnx, manager.opt = onnx, object()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         export_onnx_qcdq(model, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=True)
