@@ -60,8 +60,7 @@ def _part(inst: Instance, b: Builder, unit: LayerPlan | None) -> Part:
     elif inst.module in ("nbq_threshold", "nbq_bias"):
         name = files.get("T_FILE") or files.get("B_FILE")
         if name in b.net.mems:
-            words, width = b.net.mems[name]
-            part.table = table_stats(words, width)
+            part.table = table_stats(b.net.mem_words(name), b.net.mems[name][1])
     return part
 
 
