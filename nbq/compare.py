@@ -19,6 +19,17 @@ class Comparison:
     outputs_ort: dict[str, np.ndarray]  # ONNX Runtime floats per ONNX output
     scales: dict[str, float]
     max_steps: float  # largest |ref * scale - ort| / scale over every output
+    float64_steps: float | None = None  # the same against a float64 evaluation of the graph (when made)
+
+    @property
+    def float32_rounding(self) -> bool:
+        """ORT deviates by more than a step but the float64 evaluation does not: ORT's float32 sums round."""
+        return self.max_steps > 1.0 and self.float64_steps is not None and self.float64_steps <= 1.0
+
+    @property
+    def agrees(self) -> bool:
+        """The reference is within one step of the float graph (ORT's, or the exact float64 one)."""
+        return self.max_steps <= 1.0 or self.float32_rounding
 
 
 def _import_onnxruntime():
@@ -31,16 +42,33 @@ def _import_onnxruntime():
     return ort
 
 
+def _fixed_batch(session, input_name: str) -> int | None:
+    """The first dimension of the model's input when the file fixes it (an int), else None."""
+    for arg in session.get_inputs():
+        if arg.name == input_name and arg.shape and isinstance(arg.shape[0], int):
+            return int(arg.shape[0])
+    return None
+
+
 def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str) -> list[np.ndarray]:
-    """The float graph as written: graph optimisations off, so QDQ is not fused into integer kernels."""
+    """The float graph as written: graph optimisations off, so QDQ is not fused into integer kernels.
+
+    A model exported with a fixed batch of 1 (the only fixed batch nbq's importer accepts) runs image by
+    image: ORT refuses any other batch size.
+    """
     ort = _import_onnxruntime()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 4  # fatal only: ORT's own log lines would break the one-line error rule
+    x = x.astype(np.float32)
     try:
         session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        return session.run(None, {input_name: x.astype(np.float32)})
+        batch = _fixed_batch(session, input_name)
+        if batch == 1 and x.shape[0] != 1:
+            runs = [session.run(None, {input_name: x[i : i + 1]}) for i in range(x.shape[0])]
+            return [np.concatenate(parts, axis=0) for parts in zip(*runs, strict=True)]
+        return session.run(None, {input_name: x})
     except Exception as exc:  # ORT rejects a model nbq accepts: say so instead of crashing
         if not type(exc).__module__.startswith("onnxruntime"):
             raise
@@ -49,9 +77,24 @@ def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str) -> list[n
                        "ONNX Runtime, only `nbq run` does") from None
 
 
-def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_memory: int | None = None
-                             ) -> Comparison:
-    """x: float images (N, ...) or one image, or a .npy file of them (checked by nbq.inputs)."""
+def _deviation(graph, ints: dict[str, np.ndarray], outputs: list[np.ndarray]) -> float:
+    """Largest |reference * scale - y| / scale over every output, in quantization steps."""
+    worst = 0.0
+    for ir_name, y in zip(graph.outputs, outputs, strict=True):
+        scale = graph.tensors[ir_name].scale
+        ref = ints[ir_name].astype(np.float64) * scale
+        worst = max(worst, float(np.abs(ref - np.asarray(y, np.float64).reshape(ref.shape)).max() / scale))
+    return worst
+
+
+def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_memory: int | None = None,
+                             float64: bool | None = None) -> Comparison:
+    """x: float images (N, ...) or one image, or a .npy file of them (checked by nbq.inputs).
+
+    float64: also evaluate the graph in double precision (nbq.float64_eval) and measure the reference
+    against it; None (default): only when ONNX Runtime's float32 result deviates by more than one step,
+    to tell float32 rounding of large sums from an nbq error.
+    """
     from nbq.inputs import check_images, load_images
 
     source = "input"
@@ -62,11 +105,12 @@ def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_
     x = check_images(x, graph.tensors[graph.inputs[0]].shape, source)
     ints = reference.run(graph, x)
     ort_out = run_onnxruntime(model, x, graph.meta["onnx_input"])
-    worst = 0.0
-    ort_named = {}
-    for ir_name, onnx_name, y in zip(graph.outputs, graph.meta["onnx_outputs"], ort_out, strict=True):
-        scale = graph.tensors[ir_name].scale
-        ort_named[onnx_name] = y
-        dev = np.abs(ints[ir_name] * scale - y.reshape(ints[ir_name].shape)).max() / scale
-        worst = max(worst, float(dev))
-    return Comparison(ints, ort_named, {n: graph.tensors[n].scale for n in graph.outputs}, worst)
+    worst = _deviation(graph, ints, ort_out)
+    steps64 = None
+    if float64 or (float64 is None and worst > 1.0):
+        from nbq.float64_eval import run_float64
+
+        steps64 = _deviation(graph, ints, run_float64(model, x, graph.meta["onnx_input"],
+                                                      graph.meta["onnx_outputs"]))
+    ort_named = dict(zip(graph.meta["onnx_outputs"], ort_out, strict=True))
+    return Comparison(ints, ort_named, {n: graph.tensors[n].scale for n in graph.outputs}, worst, steps64)
