@@ -19,16 +19,17 @@ def acc_range(matrix: np.ndarray, x_lo: int, x_hi: int, bias: np.ndarray | None,
     """
     lo, hi = min(int(x_lo), 0), max(int(x_hi), 0)
     w = np.asarray(matrix).reshape(matrix.shape[0], -1)
+    # lo <= 0 <= hi: a positive weight's term is at most w * hi and at least w * lo, a negative one's the
+    # reverse; so each bound is hi * (sum of positive weights) + lo * (sum of negative ones) or the swap.
+    # The row sums are exact in int64 when no sum can overflow it; the products are Python integers.
     peak = int(np.abs(w).max(initial=0)) if w.dtype.kind in "iu" else None
-    # int64 when no sum can overflow it (the common case, and 50x faster than Python integers)
-    exact = peak is not None and peak * max(-lo, hi) * max(w.shape[1], 1) < 2**62
+    exact = peak is not None and peak * max(w.shape[1], 1) < 2**62
     w = w.astype(np.int64) if exact else np.asarray(w, dtype=object)
-    a, b = w * lo, w * hi
-    top = np.maximum(np.maximum(a, b), 0).sum(axis=1)
-    bottom = np.minimum(np.minimum(a, b), 0).sum(axis=1)
+    pos = np.where(w > 0, w, 0).sum(axis=1).astype(object)
+    neg = np.where(w < 0, w, 0).sum(axis=1).astype(object)
+    top, bottom = pos * hi + neg * lo, pos * lo + neg * hi
     if bias is not None and bias.size:
         b64 = np.asarray(bias, dtype=object).ravel()
-        top, bottom = top.astype(object), bottom.astype(object)
         top = top + np.maximum(b64, 0)
         bottom = bottom + np.minimum(b64, 0)
     return AccRange(int(min(bottom, default=0)), int(max(top, default=0)), max(int(x_bits) + 1, 2))
