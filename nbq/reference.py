@@ -119,6 +119,9 @@ def _affine_quant(layer: ir.AffineQuant, graph: ir.Graph, x: np.ndarray) -> np.n
     return affine_quant_float(layer, x)
 
 
+FEW_LEVELS = 32  # thresholds per channel up to which _threshold compares instead of searching
+
+
 def _threshold(layer: ir.Threshold, graph: ir.Graph, x: np.ndarray) -> np.ndarray:
     """Count crossed thresholds with one searchsorted over all channels.
 
@@ -131,6 +134,11 @@ def _threshold(layer: ir.Threshold, graph: ir.Graph, x: np.ndarray) -> np.ndarra
     sign = layer.direction.astype(np.int64)
     xs = np.moveaxis(x, 1, -1) * sign  # (..., C)
     ts = np.sort(layer.thresholds * sign[:, None], axis=1)
+    if levels <= FEW_LEVELS:  # a few compares per value beat a binary search over C x levels keys
+        crossed = np.zeros(xs.shape, dtype=np.int64)
+        for k in range(levels):
+            crossed += xs >= ts[:, k]
+        return np.moveaxis(layer.out_lo + layer.step * crossed, -1, 1).astype(np.int64)
     base = min(int(xs.min()), int(ts.min()))
     span = max(int(xs.max()), int(ts.max())) - base + 1
     offsets = np.arange(c, dtype=np.int64) * span

@@ -48,7 +48,7 @@ def _matrix_stats(m: np.ndarray) -> TableStats:
     if not varying.size:
         return TableStats(depth, width, 0)
     packed = np.ascontiguousarray(np.packbits(varying, axis=0).T)  # one row of bytes per column: pack, then transpose
-    cols = len(np.unique(packed, axis=0))
+    cols = len({row.tobytes() for row in packed})
     return TableStats(depth, width, cols)
 
 

@@ -81,11 +81,12 @@ def fold_to_budget(graph: ir.Graph, board: Board, engine: str, budget: Budget, f
     last: dict[int, HardwarePlan] = {}
     cycles: dict[int, int] = {}
     resources: dict[int, object] = {}
+    acc_cache: dict = {}  # accumulator ranges: the same for every folding of the graph
 
     def plan_for(t: int) -> HardwarePlan:
         if t not in last:
             last.clear()
-            last[t] = plan_hardware(choose_folding(graph, target_cycles=t), board, engine)
+            last[t] = plan_hardware(choose_folding(graph, target_cycles=t), board, engine, acc_cache=acc_cache)
             cycles[t] = last[t].ii_cycles
         return last[t]
 
