@@ -135,9 +135,12 @@ def _threshold(layer: ir.Threshold, graph: ir.Graph, x: np.ndarray) -> np.ndarra
     xs = np.moveaxis(x, 1, -1) * sign  # (..., C)
     ts = np.sort(layer.thresholds * sign[:, None], axis=1)
     if levels <= FEW_LEVELS:  # a few compares per value beat a binary search over C x levels keys
-        crossed = np.zeros(xs.shape, dtype=np.int64)
+        narrow = max(abs(int(xs.min())), abs(int(xs.max())), abs(int(ts.min())), abs(int(ts.max()))) < 2**31
+        xn, tn = (xs.astype(np.int32), ts.astype(np.int32)) if narrow else (xs, ts)
+        counts = np.zeros(xs.shape, dtype=np.uint8)  # levels <= FEW_LEVELS < 256
         for k in range(levels):
-            crossed += xs >= ts[:, k]
+            counts += xn >= tn[:, k]
+        crossed = counts.astype(np.int64)
         return np.moveaxis(layer.out_lo + layer.step * crossed, -1, 1).astype(np.int64)
     base = min(int(xs.min()), int(ts.min()))
     span = max(int(xs.max()), int(ts.max())) - base + 1

@@ -107,12 +107,15 @@ class Rom:
         """Bits the ROM occupies as stored (the HLS chunked form; the RTL form is exactly useful_bits)."""
         return self.depth * self.chunks * self.chunk_bits
 
-    def row_bit_matrix(self) -> np.ndarray:
-        """(depth, row_bits) uint8, bit j of a row at column j (code i's bit k at i * code_bits + k)."""
-        codes = self.codes
-        shifts = np.arange(self.code_bits, dtype=np.uint64)
-        bits = (codes[:, :, None] >> shifts) & np.uint64(1)
-        return bits.astype(np.uint8).reshape(self.depth, self.row_bits)
+    def row_bit_matrix(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """(rows, row_bits) uint8 of rows start..stop-1: bit j of a row at column j (code i's bit k at
+        i * code_bits + k)."""
+        codes = self.codes[start:stop]
+        if self.code_bits <= 8:  # unpack bytes: 8x less temporary memory than 64-bit shifts
+            bits = np.unpackbits(codes.astype(np.uint8)[:, :, None], axis=2, bitorder="little")[:, :, : self.code_bits]
+        else:
+            bits = ((codes[:, :, None] >> np.arange(self.code_bits, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+        return np.ascontiguousarray(bits).reshape(codes.shape[0], self.row_bits)
 
     def chunk_words(self) -> np.ndarray:
         """(depth, chunks) uint64: row bits [c * chunk_bits, (c + 1) * chunk_bits) in word c."""

@@ -40,15 +40,11 @@ def include_line(name: str) -> str:
 def rom_bytes(rom: Rom) -> bytes:
     """The .bin file of `rom`: header, then its rows' bits back to back (little-endian bit order)."""
     header = HEADER.pack(MAGIC, VERSION, rom.depth, rom.chunks, rom.chunk_bits, rom.row_bits)
-    codes, bits = rom.codes, rom.code_bits
     group = 8 // gcd(rom.row_bits, 8)  # rows per whole number of bytes
     rows = max(group, (BLOCK_BITS // max(rom.row_bits, 1)) // group * group)
-    shifts = np.arange(bits, dtype=np.uint64)
     parts = [header]
     for start in range(0, rom.depth, rows):
-        block = codes[start : start + rows]
-        bit_matrix = ((block[:, :, None] >> shifts) & np.uint64(1)).astype(np.uint8)
-        parts.append(np.packbits(bit_matrix.ravel(), bitorder="little").tobytes())
+        parts.append(np.packbits(rom.row_bit_matrix(start, start + rows), bitorder="little").tobytes())
     return b"".join(parts)
 
 
