@@ -34,6 +34,11 @@ N_BITS = 4  # po2-4b: sign + 3-bit magnitude code
 ACT_BITS = 4
 COMPILE_TARGET_S = 20.0  # ResNet-50-sized graph
 RATIO_TARGET = 2.0  # VGG-19-sized project bytes / packed weight bytes
+# Neither graph fits a ZCU102 (the estimate's most folded ResNet-50 needs ~3 M LUTs), so the budget is
+# lifted and --fps picks one design: the compile's work, not a board, is what is measured here.
+BUDGET = {"lut": "100000000", "ff": "100000000", "bram36": "100000000", "dsp": "1000000"}
+FPS = 100.0
+MAX_MEMORY = 12 * 2**30
 
 
 def _conv(b: GraphBuilder, x: str, c_in: int, c_out: int, k: int, stride: int = 1) -> str:
@@ -111,7 +116,7 @@ def measure(model: Path, board, repeats: int) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "prj"
             start = time.perf_counter()
-            result = compile_model(model, board, out)
+            result = compile_model(model, board, out, fps=FPS, budget=BUDGET, max_memory=MAX_MEMORY)
             seconds.append(time.perf_counter() - start)
             sizes.append(folder_bytes(out))
         print(f"  run {i + 1}/{repeats}: {seconds[-1]:.2f} s, {sizes[-1]:,} bytes", flush=True)
@@ -146,7 +151,8 @@ def main() -> int:
         "# Large models: compile time and project size",
         "",
         f"Board {board.name}; po2-{N_BITS}b weights, {ACT_BITS}-bit activations, 224x224x3 input; median of "
-        f"{args.repeats} compiles (no C-simulation) on {env['cpus']} shared CPUs, Python {env['python']}. "
+        f"{args.repeats} compiles (no C-simulation) on {env['cpus']} shared CPUs, Python {env['python']}; "
+        f"budget lifted, --fps {FPS:g}. "
         f"Targets: ResNet-50-sized compile < {COMPILE_TARGET_S:g} s; VGG-19-sized project < "
         f"{RATIO_TARGET:g}x its packed weight bytes.",
         "",
