@@ -38,7 +38,7 @@ RATIO_TARGET = 2.0  # VGG-19-sized project bytes / packed weight bytes
 # lifted and --fps picks one design: the compile's work, not a board, is what is measured here.
 BUDGET = {"lut": "100000000", "ff": "100000000", "bram36": "100000000", "dsp": "1000000"}
 FPS = 100.0
-MAX_MEMORY = 12 * 2**30
+MAX_MEMORY = 40 * 2**30  # the guard's bound for the VGG-19 FC layer is ~28 GiB; the real peak is far lower
 
 
 def _conv(b: GraphBuilder, x: str, c_in: int, c_out: int, k: int, stride: int = 1) -> str:
