@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -66,3 +67,28 @@ def test_script_writes_inc_once_and_refuses_bad_files(tmp_path):
     res = subprocess.run(run, capture_output=True, text=True)
     assert res.returncode == 1 and "w_a.bin" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert inc.read_text() == "kept" and not list(tmp_path.glob("firmware/rom/*.part"))
+
+
+def test_project_lists_roms_runs_the_tool_and_is_deterministic():
+    from hls_graphs import cnn_mixed, golden
+
+    from nbq.backends.hls import project_files
+    from nbq.boards import load_board
+    from nbq.plan import plan_graph
+
+    g = cnn_mixed()
+    x, y = golden(g)
+    files = project_files(plan_graph(g, load_board("zcu102")), x, y)
+    again = project_files(plan_graph(g, load_board("zcu102")), x, y)
+    assert files == again  # byte-identical, binaries included
+    manifest = json.loads(files["nbq_project.json"])
+    bins = sorted(f for f in files if f.endswith(".bin") and f.startswith("firmware/rom/"))
+    assert bins and manifest["rom_init"]["files"] == bins and "tools/nbq_rom_init.py" in manifest["files"]
+    assert "firmware/rom/*.inc" in manifest["build_outputs"]
+    tcl = files["run_hls.tcl"]
+    assert tcl.index("tools/nbq_rom_init.py") < tcl.index("open_project")
+    assert "roms: $(ROM_INCS)" in files["Makefile"] and "make roms" in files["hls_config.cfg"]
+    for path in bins:  # every header includes its ROM's generated initializer
+        name = path.split("/")[-1][: -len(".bin")]
+        headers = [text for f, text in files.items() if f.startswith("firmware/weights/")]
+        assert any(f'#include "../rom/{name}.inc"' in text for text in headers)
