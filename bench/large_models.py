@@ -136,6 +136,9 @@ def main() -> int:
     args = parser.parse_args()
     board = load_board(args.board)
     results = {}
+    previous = Path(args.out + ".json")
+    if args.only and previous.is_file():  # one model re-measured: keep the other's last results
+        results = {k: v for k, v in json.loads(previous.read_text())["results"].items() if k in MODELS}
     with tempfile.TemporaryDirectory() as tmp:
         for name, make in MODELS.items():
             if args.only and name != args.only:
