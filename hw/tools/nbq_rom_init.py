@@ -48,20 +48,35 @@ def words(data: bytes):
                 row >>= chunk_bits
 
 
+def lines(data: bytes):
+    """The .inc text, line by line (a VGG-19 layer has millions of words: never all in memory)."""
+    line = []
+    for w in words(data):
+        line.append("0x%016xULL," % w)
+        if len(line) == PER_LINE:
+            yield " ".join(line) + "\n"
+            line = []
+    if line:
+        yield " ".join(line) + "\n"
+
+
 def initializer(data: bytes) -> str:
-    tokens = ["0x%016xULL," % w for w in words(data)]
-    lines = (" ".join(tokens[i:i + PER_LINE]) for i in range(0, len(tokens), PER_LINE))
-    return "".join(line + "\n" for line in lines)
+    return "".join(lines(data))
 
 
 def generate(binary: Path) -> Path:
     out = binary.with_suffix(".inc")
     if out.is_file() and out.stat().st_mtime >= binary.stat().st_mtime:
         return out
-    text = initializer(binary.read_bytes())
+    data = binary.read_bytes()
     part = out.with_suffix(".inc.part")
-    part.write_text(text)
-    os.replace(part, out)
+    try:
+        with open(part, "w") as f:
+            f.writelines(lines(data))
+        os.replace(part, out)
+    finally:
+        if part.exists():
+            part.unlink()
     return out
 
 
