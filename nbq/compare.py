@@ -21,6 +21,17 @@ class Comparison:
     scales: dict[str, float]
     max_steps: float  # largest |ref * scale - ort| / scale over every output
     executor: str = "ONNX Runtime"  # or "qonnx" for a model with QONNX ops
+    float64_steps: float | None = None  # the same against a float64 evaluation of the graph (when made)
+
+    @property
+    def float32_rounding(self) -> bool:
+        """ORT deviates by more than a step but the float64 evaluation does not: ORT's float32 sums round."""
+        return self.max_steps > 1.0 and self.float64_steps is not None and self.float64_steps <= 1.0
+
+    @property
+    def agrees(self) -> bool:
+        """The reference is within one step of the float graph (ORT's, or the exact float64 one)."""
+        return self.max_steps <= 1.0 or self.float32_rounding
 
 
 def _import_onnxruntime():
@@ -33,11 +44,22 @@ def _import_onnxruntime():
     return ort
 
 
+def _fixed_batch(session, input_name: str) -> int | None:
+    """The first dimension of the model's input when the file fixes it (an int), else None."""
+    for arg in session.get_inputs():
+        if arg.name == input_name and arg.shape and isinstance(arg.shape[0], int):
+            return int(arg.shape[0])
+    return None
+
+
 def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str, outputs: list[str] | None = None
                     ) -> list[np.ndarray]:
     """The float graph as written: graph optimisations off, so QDQ is not fused into integer kernels.
 
-    outputs: ONNX tensors to return instead of the graph outputs (the scores before a dropped Softmax)."""
+    outputs: ONNX tensors to return instead of the graph outputs (the scores before a dropped Softmax).
+    A model exported with a fixed batch of 1 (the only fixed batch nbq's importer accepts) runs image by
+    image: ORT refuses any other batch size.
+    """
     ort = _import_onnxruntime()
 
     options = ort.SessionOptions()
@@ -47,10 +69,9 @@ def run_onnxruntime(model: str | Path, x: np.ndarray, input_name: str, outputs: 
         source = str(model) if outputs is None else _with_outputs(model, outputs)
         session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         x = x.astype(np.float32)
-        if next(i for i in session.get_inputs() if i.name == input_name).shape[0] == 1 and len(x) > 1:
-            # exported with a fixed batch of 1 (nbq compiles it the same): one image per run
-            runs = [session.run(None, {input_name: x[i:i + 1]}) for i in range(len(x))]
-            return [np.concatenate(outs) for outs in zip(*runs, strict=True)]
+        if _fixed_batch(session, input_name) == 1 and x.shape[0] != 1:
+            runs = [session.run(None, {input_name: x[i : i + 1]}) for i in range(x.shape[0])]
+            return [np.concatenate(parts, axis=0) for parts in zip(*runs, strict=True)]
         return session.run(None, {input_name: x})
     except Exception as exc:  # ORT rejects a model nbq accepts: say so instead of crashing
         if not type(exc).__module__.startswith("onnxruntime"):
@@ -70,9 +91,25 @@ def _with_outputs(model: str | Path, outputs: list[str]) -> bytes:
     return proto.SerializeToString()
 
 
-def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_memory: int | None = None
-                             ) -> Comparison:
-    """x: float images (N, ...) or one image, or a .npy file of them (checked by nbq.inputs)."""
+def _deviation(graph, ints: dict[str, np.ndarray], outputs: list[np.ndarray]) -> float:
+    """Largest |reference * scale - y| / scale over every output, in quantization steps."""
+    worst = 0.0
+    for ir_name, y in zip(graph.outputs, outputs, strict=True):
+        scale = graph.tensors[ir_name].scale
+        ref = ints[ir_name].astype(np.float64) * scale
+        worst = max(worst, float(np.abs(ref - np.asarray(y, np.float64).reshape(ref.shape)).max() / scale))
+    return worst
+
+
+def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_memory: int | None = None,
+                             float64: bool | None = None) -> Comparison:
+    """x: float images (N, ...) or one image, or a .npy file of them (checked by nbq.inputs).
+
+    float64: also evaluate the graph in double precision (nbq.float64_eval) and measure the reference
+    against it; None (default): only when ONNX Runtime's float32 result deviates by more than one step,
+    to tell float32 rounding of large sums from an nbq error.  Models with QONNX ops run in qonnx's
+    executor instead (ONNX Runtime has none of them), with no float64 check.
+    """
     from nbq.inputs import check_images, load_images
 
     source = "input"
@@ -86,12 +123,13 @@ def compare_with_onnxruntime(model: str | Path, x: np.ndarray | str | Path, max_
     before_tail = graph.meta["onnx_outputs"] if graph.meta.get("dropped_tail") else None
     qonnx = has_qonnx_ops(model)  # ONNX Runtime has no QONNX ops: qonnx's own executor runs those models
     ort_out = (run_qonnx if qonnx else run_onnxruntime)(model, x, graph.meta["onnx_input"], before_tail)
-    worst = 0.0
-    ort_named = {}
-    for ir_name, onnx_name, y in zip(graph.outputs, graph.meta["onnx_outputs"], ort_out, strict=True):
-        scale = graph.tensors[ir_name].scale
-        ort_named[onnx_name] = y
-        dev = np.abs(ints[ir_name] * scale - y.reshape(ints[ir_name].shape)).max() / scale
-        worst = max(worst, float(dev))
+    worst = _deviation(graph, ints, ort_out)
+    steps64 = None
+    if not qonnx and (float64 or (float64 is None and worst > 1.0)):
+        from nbq.float64_eval import run_float64
+
+        steps64 = _deviation(graph, ints, run_float64(model, x, graph.meta["onnx_input"],
+                                                      graph.meta["onnx_outputs"]))
+    ort_named = dict(zip(graph.meta["onnx_outputs"], ort_out, strict=True))
     return Comparison(ints, ort_named, {n: graph.tensors[n].scale for n in graph.outputs}, worst,
-                      "qonnx" if qonnx else "ONNX Runtime")
+                      "qonnx" if qonnx else "ONNX Runtime", steps64)

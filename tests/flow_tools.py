@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 # What the generated Makefiles' recipes and the stand-in tools call besides the AMD tools
@@ -19,6 +20,8 @@ def tool_free_bin(folder: Path) -> Path:
         found = shutil.which(name)
         if found and not (folder / name).exists():
             (folder / name).symlink_to(found)
+    if not (folder / "python3").exists():  # the projects' ROM initializer script (tools/nbq_rom_init.py)
+        (folder / "python3").symlink_to(sys.executable)
     return folder
 
 

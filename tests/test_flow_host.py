@@ -54,6 +54,7 @@ def test_host_library_unit_tests(tmp_path):
 
 def _fake_xrt(prj: Path, root: Path, top: str) -> Path:
     """An XILINX_XRT folder: the stub headers, and a libxrt_coreutil.a holding the kernel's C model."""
+    subprocess.run([sys.executable, str(prj / "tools" / "nbq_rom_init.py")], check=True)  # the ROM initializers
     include = root / "include" / "xrt"
     include.mkdir(parents=True)
     for header in (HERE / "xrt_stub" / "xrt").glob("*.h"):

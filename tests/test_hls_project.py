@@ -14,6 +14,7 @@ from hls_graphs import GraphMaker, cnn_mixed, fanout, golden, mlp_binary, residu
 
 from nbq import ir, reference
 from nbq.backends.hls import project_files, write_hls_project
+from nbq.backends.hls.romfile import rom_tool
 from nbq.boards import load_board
 from nbq.errors import InternalError, NbqError, UnsupportedModelError
 from nbq.formats import Po2Codebook, int_weight_values
@@ -40,6 +41,8 @@ def test_file_list(board, tmp_path):
         "firmware/nbq_top.cpp", "firmware/nbq_top.h", "firmware/parameters.h",
         "firmware/weights/conv0.h", "firmware/weights/conv3.h",  # thr1 is fused into conv0's unit
         "firmware/weights/dense6.h", "tb/nbq_top_tb.cpp", "tb_data/inputs.dat", "tb_data/golden.dat",
+        "firmware/rom/w_conv0.bin", "firmware/rom/w_conv3.bin", "firmware/rom/w_dense6.bin",  # packed ROMs
+        "tools/nbq_rom_init.py",  # writes their initializers
     } | {f"firmware/nbq/{h}" for h in LIBRARY}  # fmt: skip
     if board == "u280":  # board-flow files (tests/test_flow_project.py checks their contents)
         expected |= {"connectivity.cfg", "host/host.cpp", "host/nbq_host.h", "tb_data/inputs.bin", "tb_data/golden.bin"}
@@ -112,8 +115,11 @@ def test_deterministic(tmp_path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
 
-def _array(text: str, name: str) -> list[int]:
+def _array(text: str, name: str, files: dict | None = None) -> list[int]:
     body = re.search(rf"{name}(?:\[\d+\])+ = \{{(.*?)\}};", text, re.S).group(1)
+    include = re.search(r'#include "\.\./rom/(\w+)\.inc"', body)
+    if include:  # a packed ROM: its initializer as the project's build step writes it
+        body = rom_tool().initializer(files[f"firmware/rom/{include.group(1)}.bin"])
     return [int(v.rstrip("UL"), 0) for v in re.findall(r"-?0x[0-9a-f]+ULL|-?\d+(?:LL)?", body)]
 
 
@@ -125,7 +131,7 @@ def _config(params: str, name: str) -> tuple[dict[str, int], str]:
 
 def _decoded(layer: ir.Conv | ir.Dense, files: dict, ident: str) -> np.ndarray:
     """The weight matrix (rows = outputs, columns in window / stream order) read back from the folds."""
-    chunks = _array(files[f"firmware/weights/{ident}.h"], f"w_{ident}")
+    chunks = _array(files[f"firmware/weights/{ident}.h"], f"w_{ident}", files)
     cfg, engine = _config(files["firmware/parameters.h"], f"cfg_{ident}")
     pe, simd, nf, sf, depth, n_chunks, cb = (cfg[k] for k in ("PE", "SIMD", "NF", "SF", "ROM_DEPTH", "ROM_CHUNKS",
                                                               "ROM_CHUNK_BITS"))

@@ -12,6 +12,7 @@ the parts are exactly build_network's instances.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
 
 from nbq import ir
@@ -64,13 +65,23 @@ def _part(inst: Instance, b: Builder, unit: LayerPlan | None) -> Part:
     elif inst.module in ("nbq_threshold", "nbq_bias"):
         name = files.get("T_FILE") or files.get("B_FILE")
         if name in b.net.mems:
-            words, width = b.net.mems[name]
-            part.table = table_stats(words, width)
+            part.table = table_stats(b.net.mem_words(name), b.net.mems[name][1])
     return part
+
+
+_last: list = []  # (weak reference to a plan, its parts): the fit and the report estimate the same plan
 
 
 def network_parts(plan: HardwarePlan) -> NetworkParts:
     """Every instance of the plan's RTL network, attributed to the unit that placed it (or the glue)."""
+    if _last and _last[0]() is plan:
+        return _last[1]
+    parts = _network_parts(plan)
+    _last[:] = [weakref.ref(plan), parts]
+    return parts
+
+
+def _network_parts(plan: HardwarePlan) -> NetworkParts:
     from nbq.backends.rtl.project import _axis_adapters, _input_stream
 
     graph = plan.graph

@@ -17,11 +17,17 @@ def acc_range(matrix: np.ndarray, x_lo: int, x_hi: int, bias: np.ndarray | None,
     each term's worst case on its own - zero included - which bounds every partial sum, not only the
     full one.
     """
-    w = np.asarray(matrix, dtype=object).reshape(matrix.shape[0], -1)
     lo, hi = min(int(x_lo), 0), max(int(x_hi), 0)
-    a, b = w * lo, w * hi
-    top = np.maximum(np.maximum(a, b), 0).sum(axis=1)
-    bottom = np.minimum(np.minimum(a, b), 0).sum(axis=1)
+    w = np.asarray(matrix).reshape(matrix.shape[0], -1)
+    # lo <= 0 <= hi: a positive weight's term is at most w * hi and at least w * lo, a negative one's the
+    # reverse; so each bound is hi * (sum of positive weights) + lo * (sum of negative ones) or the swap.
+    # The row sums are exact in int64 when no sum can overflow it; the products are Python integers.
+    peak = int(np.abs(w).max(initial=0)) if w.dtype.kind in "iu" else None
+    exact = peak is not None and peak * max(w.shape[1], 1) < 2**62
+    w = w.astype(np.int64) if exact else np.asarray(w, dtype=object)
+    pos = np.where(w > 0, w, 0).sum(axis=1).astype(object)
+    neg = np.where(w < 0, w, 0).sum(axis=1).astype(object)
+    top, bottom = pos * hi + neg * lo, pos * lo + neg * hi
     if bias is not None and bias.size:
         b64 = np.asarray(bias, dtype=object).ravel()
         top = top + np.maximum(b64, 0)

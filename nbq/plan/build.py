@@ -77,7 +77,7 @@ def _window_stages(graph: ir.Graph, layer: ir.Layer, x: ir.Tensor, kernel, strid
 
 
 def _mvau(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, thr: ir.Threshold | None,
-          layouts: dict, has_uram: bool, memory_override: MemoryKind | None) -> LayerPlan:
+          layouts: dict, has_uram: bool, memory_override: MemoryKind | None, acc_cache: dict | None) -> LayerPlan:
     fold = layer.folding
     if fold is None:
         raise InternalError(f"layer '{layer.name}' has no folding: the folding pass did not run before planning")
@@ -108,7 +108,14 @@ def _mvau(graph: ir.Graph, layer: ir.Conv | ir.Dense, option: str, thr: ir.Thres
         make_codes = lambda: rom_codes(layer, engine, fold, order)  # noqa: E731
         matrix = np.asarray(layer.weights.ints)
     fused = thr is not None
-    acc = acc_range(matrix, x.lo, x.hi, None if fused else bias, x.bits)
+    # the bound depends on the weights and the input range, not on the folding: the fit plans one graph
+    # under many foldings and shares one cache between them
+    key = (layer.name, int(x.lo), int(x.hi), int(x.bits), None if fused else bias.tobytes())
+    acc = acc_cache.get(key) if acc_cache is not None else None
+    if acc is None:
+        acc = acc_range(matrix, x.lo, x.hi, None if fused else bias, x.bits)
+        if acc_cache is not None:
+            acc_cache[key] = acc
     nf_beats = fold.pixels * fold.nf
     stages = stages + [Stage("mvau", fold.cycles), Stage("threshold" if fused else "bias", nf_beats)]
     if fold.nf > 1 or fold.complex:
@@ -192,10 +199,11 @@ def _fifo_depths(graph: ir.Graph, layers: list[ir.Layer], outputs: set[str]) -> 
 
 
 def plan_hardware(graph: ir.Graph, board: Board, engine: str = "svpe",
-                  memory: dict[str, MemoryKind] | None = None) -> HardwarePlan:
+                  memory: dict[str, MemoryKind] | None = None, acc_cache: dict | None = None) -> HardwarePlan:
     """The hardware plan of a graph that went through nbq.passes.run_passes (and a folding).
 
     memory: weight-ROM memory kinds chosen by the user (a folding file's ram_style), by layer name.
+    acc_cache: accumulator ranges by layer, shared by plans of the same graph with other foldings (only).
     """
     from nbq.plan.layout import stream_layouts
 
@@ -227,7 +235,8 @@ def plan_hardware(graph: ir.Graph, board: Board, engine: str = "svpe",
                 thr = by_name.get(layer.fused_threshold)
                 if not isinstance(thr, ir.Threshold) or thr.fused_into != layer.name:
                     raise InternalError(f"layer '{layer.name}': fused threshold '{layer.fused_threshold}' is missing")
-            plans.append(_mvau(graph, layer, engine, thr, layouts, has_uram, (memory or {}).get(layer.name)))
+            plans.append(_mvau(graph, layer, engine, thr, layouts, has_uram, (memory or {}).get(layer.name),
+                               acc_cache))
         else:
             plans.append(_other(graph, layer, layouts, has_uram))
         written.add(plans[-1].output)

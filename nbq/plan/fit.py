@@ -76,34 +76,50 @@ def fold_to_budget(graph: ir.Graph, board: Board, engine: str, budget: Budget, f
     """The folded, planned design for `board` (rule in the module docstring)."""
     step = progress or (lambda _m: None)
     targets = candidate_cycles(graph)
-    cache: dict[int, tuple[HardwarePlan, object]] = {}
+    # Only the last plan is kept (a plan holds a copy of the graph and its ROM codes: a ResNet-50's
+    # dozens of candidates would need tens of GB); cycles and resources of every candidate are kept.
+    last: dict[int, HardwarePlan] = {}
+    cycles: dict[int, int] = {}
+    resources: dict[int, object] = {}
+    acc_cache: dict = {}  # accumulator ranges: the same for every folding of the graph
+
+    def plan_for(t: int) -> HardwarePlan:
+        if t not in last:
+            last.clear()
+            last[t] = plan_hardware(choose_folding(graph, target_cycles=t), board, engine, acc_cache=acc_cache)
+            cycles[t] = last[t].ii_cycles
+        return last[t]
+
+    def ii(t: int) -> int:
+        return cycles[t] if t in cycles else plan_for(t).ii_cycles
 
     def design(t: int) -> tuple[HardwarePlan, object]:
-        if t not in cache:
-            plan = plan_hardware(choose_folding(graph, target_cycles=t), board, engine)
-            cache[t] = (plan, estimate(plan))
-        return cache[t]
+        plan = plan_for(t)
+        if t not in resources:
+            resources[t] = estimate(plan)
+        return plan, resources[t]
 
     def fits(t: int) -> bool:
-        return not over_budget(design(t)[1], budget)
+        if t not in resources:
+            design(t)
+        return not over_budget(resources[t], budget)
 
     clock = float(board.clock_mhz) * 1e6
     if fps is not None:
         if not fps > 0:
             raise NbqError(f"--fps must be a positive number, got {fps}")
-        reach = [t for t in targets if clock / design(t)[0].ii_cycles >= fps]
-        if not reach:
-            fastest = design(targets[0])[0]
+        if clock / ii(targets[0]) < fps:
+            fastest = plan_for(targets[0])
             raise NbqError(f"{graph.source or graph.name}: {fps:,.0f} frames/s is above the fastest design on the "
                            f"{board.name} ({fastest.frames_per_s:,.0f} frames/s: every stage moves one pixel a cycle "
                            f"at {board.clock_mhz:g} MHz); ask for fewer")
-        # resources fall as T grows: the last target that reaches the rate is the smallest design
-        lo, hi = 0, len(reach) - 1
-        while lo < hi:  # the largest index whose design still reaches fps (ii grows with t)
+        # ii grows with t and resources fall: the last target that reaches the rate is the smallest design
+        lo, hi = 0, len(targets) - 1
+        while lo < hi:  # the largest index whose design still reaches fps (binary search: few plans)
             mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if clock / design(reach[mid])[0].ii_cycles >= fps else (lo, mid - 1)
-        t = reach[lo]
-        step(f"folding: {design(t)[0].ii_cycles} cycles/image reaches {fps:,.0f} frames/s")
+            lo, hi = (mid, hi) if clock / ii(targets[mid]) >= fps else (lo, mid - 1)
+        t = targets[lo]
+        step(f"folding: {ii(t)} cycles/image reaches {fps:,.0f} frames/s")
         if not fits(t):
             raise _does_not_fit(graph, board, design(t)[1], budget, f"the design for {fps:,.0f} frames/s")
         plan, res = design(t)
@@ -114,7 +130,7 @@ def fold_to_budget(graph: ir.Graph, board: Board, engine: str, budget: Budget, f
     while lo < hi:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if fits(targets[mid]) else (mid + 1, hi)
-        step(f"folding: {len(cache)} designs estimated")
+        step(f"folding: {len(resources)} designs estimated")
     plan, res = design(targets[lo])
     return Fit(plan, res, budget, "max-throughput")
 

@@ -107,26 +107,32 @@ class Rom:
         """Bits the ROM occupies as stored (the HLS chunked form; the RTL form is exactly useful_bits)."""
         return self.depth * self.chunks * self.chunk_bits
 
+    def row_bit_matrix(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """(rows, row_bits) uint8 of rows start..stop-1: bit j of a row at column j (code i's bit k at
+        i * code_bits + k)."""
+        codes = self.codes[start:stop]
+        if self.code_bits <= 8:  # unpack bytes: 8x less temporary memory than 64-bit shifts
+            bits = np.unpackbits(codes.astype(np.uint8)[:, :, None], axis=2, bitorder="little")[:, :, : self.code_bits]
+        else:
+            bits = ((codes[:, :, None] >> np.arange(self.code_bits, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+        return np.ascontiguousarray(bits).reshape(codes.shape[0], self.row_bits)
+
     def chunk_words(self) -> np.ndarray:
         """(depth, chunks) uint64: row bits [c * chunk_bits, (c + 1) * chunk_bits) in word c."""
-        out = np.zeros((self.depth, self.chunks), dtype=np.uint64)
-        cb, bits, codes = self.chunk_bits, self.code_bits, self.codes
-        for i in range(self.codes_per_row):
-            lo = i * bits
-            c, shift = divmod(lo, cb)
-            out[:, c] |= codes[:, i] << np.uint64(shift)
-            spill = shift + bits - cb
-            if spill > 0:  # the code straddles two chunks: its top `spill` bits start the next one
-                out[:, c + 1] |= codes[:, i] >> np.uint64(bits - spill)
-        if cb < 64:
-            out &= np.uint64((1 << cb) - 1)
-        return out
+        cb, chunks = self.chunk_bits, self.chunks
+        bits = np.zeros((self.depth, chunks * cb), dtype=np.uint8)
+        bits[:, : self.row_bits] = self.row_bit_matrix()
+        wide = np.zeros((self.depth, chunks, 64), dtype=np.uint8)
+        wide[:, :, :cb] = bits.reshape(self.depth, chunks, cb)
+        packed = np.packbits(wide, axis=2, bitorder="little")  # (depth, chunks, 8) bytes, little-endian
+        return np.ascontiguousarray(packed).view("<u8").reshape(self.depth, chunks).astype(np.uint64)
 
     def row_words(self) -> list[int]:
         """One integer per row (row_bits wide)."""
-        chunks = self.chunk_words()
-        cb = self.chunk_bits
-        return [sum(int(v) << (c * cb) for c, v in enumerate(row)) for row in chunks.tolist()]
+        if self.chunks == 1:
+            return self.chunk_words()[:, 0].tolist()
+        packed = np.packbits(self.row_bit_matrix(), axis=1, bitorder="little")  # one int.from_bytes per row
+        return [int.from_bytes(row.tobytes(), "little") for row in packed]
 
 
 @dataclass

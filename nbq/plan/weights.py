@@ -32,17 +32,28 @@ def po2_codes(weights: ir.Weights, layer_name: str) -> np.ndarray:
         return (ints > 0).astype(np.uint64)
     r = Po2Codebook(n).r
     mag = np.abs(ints)
-    mantissa, exp = np.frexp(mag.astype(np.float64))
-    nz = mag != 0
-    shift = exp - 1  # mag == 2**shift for powers of two
-    ok = ~nz | ((mantissa == 0.5) & (shift >= 0) & (shift <= r - 1))
+    # magnitude code by table lookup: 0 -> 0, 2^k -> r - k for 0 <= k <= r - 1, anything else -> invalid
+    top = 1 << (r - 1)
+    table = np.full(top + 2, -1, dtype=np.int64)  # the last entry: every magnitude above 2^(r-1)
+    table[0] = 0
+    table[1 << np.arange(r)] = r - np.arange(r)
+    m = table[np.minimum(mag, top + 1)] if top + 1 < (1 << 20) else _magnitude_codes(mag, r)
+    ok = (m >= 0) & (mag <= top)
     if not np.all(ok):
         bad = int(ints[~ok].ravel()[0])
         raise UnsupportedModelError(
             f"layer '{layer_name}': integer weight {bad} is not ±2^k with 0 <= k <= {r - 1} (po2-{n}b)"
         )
-    m = np.where(nz, r - shift, 0).astype(np.uint64)
-    return m | ((ints < 0).astype(np.uint64) << np.uint64(n - 1))
+    return m.astype(np.uint64) | ((ints < 0).astype(np.uint64) << np.uint64(n - 1))
+
+
+def _magnitude_codes(mag: np.ndarray, r: int) -> np.ndarray:
+    """Magnitude codes of a wide codebook (no lookup table): -1 where mag is not 0 or 2^k, k < r."""
+    mantissa, exp = np.frexp(mag.astype(np.float64))
+    shift = exp - 1  # mag == 2**shift for powers of two
+    nz = mag != 0
+    ok = ~nz | ((mantissa == 0.5) & (shift >= 0) & (shift <= r - 1))
+    return np.where(ok, np.where(nz, r - shift, 0), -1)
 
 
 def engine_codes(weights: ir.Weights, ints: np.ndarray, engine: Engine, layer_name: str) -> np.ndarray:

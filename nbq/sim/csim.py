@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nbq.errors import NbqError, ToolFailure, ToolNotFoundError
-from nbq.sim.csim_manifest import csim_inputs
+from nbq.sim.csim_manifest import csim_inputs, rom_files
 
 MANIFEST = "nbq_project.json"
 OUTPUTS_FILE = "csim_outputs.dat"  # written by the testbench next to golden.dat
@@ -67,6 +67,22 @@ def find_hls_headers() -> Path:
     raise ToolNotFoundError(
         "ap_int.h/hls_stream.h not found: set XILINX_HLS to a Vitis HLS install or `pip install hls4ml`"
     )
+
+
+def write_rom_initializers(files: list[Path]) -> None:
+    """firmware/rom/*.inc from the packed *.bin, with nbq's own copy of the project's tools/nbq_rom_init.py
+    (what `make` and run_hls.tcl run)."""
+    if not files:
+        return
+    from nbq.backends.hls.romfile import rom_tool
+
+    tool = rom_tool()
+    for path in files:
+        try:
+            tool.generate(path)
+        except (OSError, ValueError) as exc:
+            raise NbqError(f"{path}: cannot write its ROM initializer ({exc}); recompile the project with "
+                           "`nbq compile`") from None
 
 
 def _compiler() -> str:
@@ -143,6 +159,7 @@ def run_csim(
     for data in ("inputs.dat", "golden.dat"):  # without them the testbench could only say "0 images"
         if not (project_dir / "tb_data" / data).is_file():
             raise NbqError(f"{project_dir / 'tb_data' / data}: missing; recompile the project with `nbq compile`")
+    write_rom_initializers(rom_files(project_dir, manifest))
     flags = [*BASE_FLAGS, *(STRICT_FLAGS if strict else ())]
     jobs = max(1, jobs or min(len(sources), os.cpu_count() or 1))
 

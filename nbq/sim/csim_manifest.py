@@ -64,3 +64,18 @@ def csim_inputs(project_dir: Path, manifest: dict) -> tuple[str, list[str], str]
         raise _bad("csim.sources", sources, "holds two sources of the same name (their objects would clash)")
     include = project_path(project_dir, "csim.include", csim.get("include", "firmware"), "folder")
     return top, checked, include
+
+
+def rom_files(project_dir: Path, manifest: dict) -> list[Path]:
+    """The packed weight ROMs (firmware/rom/*.bin) whose initializers the build generates, each checked."""
+    rom = manifest.get("rom_init") or {}
+    if not isinstance(rom, dict):
+        raise _bad("rom_init", rom, "is not an object")
+    files = rom.get("files", [])
+    if not isinstance(files, list):
+        raise _bad("rom_init.files", files, "is not a list of paths")
+    checked = [project_path(project_dir, f"rom_init.files[{i}]", f, "file") for i, f in enumerate(files)]
+    for i, f in enumerate(checked):
+        if not (f.startswith("firmware/rom/") and f.endswith(".bin")):
+            raise _bad(f"rom_init.files[{i}]", f, "is not a firmware/rom/*.bin file")
+    return [project_dir / f for f in checked]

@@ -20,7 +20,7 @@ from nbq.backends.hls.window import Geometry
 from nbq.backends.names import NameTable
 from nbq.errors import InternalError, UnsupportedModelError
 from nbq.plan.layout import Layout
-from nbq.plan.records import HardwarePlan, LayerPlan, ThresholdTable
+from nbq.plan.records import HardwarePlan, LayerPlan, Rom, ThresholdTable
 
 
 @dataclass
@@ -39,6 +39,7 @@ class CArray:
     body: str  # the initializer contents
     comment: str
     storage: str | None = None  # the plan's memory kind for a ROM ("lutram", "bram", "uram")
+    rom: Rom | None = None  # a weight ROM: body empty, printed inline or as a packed file (nbq.backends.hls.romfile)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 
 from nbq import ir
 from nbq.backends.escape import label
-from nbq.backends.hls.cxx import hex_words, int_list, table_type
+from nbq.backends.hls.cxx import int_list, table_type
 from nbq.backends.hls.layers import (
     Built,
     Call,
@@ -59,11 +59,10 @@ def _engine_array(unit: LayerPlan, ident: str, ctx: LayerContext, nf_group: int,
     bias = unit.bias if unit.bias is not None else np.zeros(oc, dtype=np.int64)  # folded into the thresholds
     bias_type = table_type(min(int(bias.min(initial=0)), 0), max(int(bias.max(initial=0)), 0))
     arrays = [
-        CArray(f"nbq::rom_chunk<{rom.chunk_bits}>::type", f"w_{ident}", f"[{rom.depth}][{rom.chunks}]",
-               hex_words(rom.chunk_words().ravel()),
+        CArray(f"nbq::rom_chunk<{rom.chunk_bits}>::type", f"w_{ident}", f"[{rom.depth}][{rom.chunks}]", "",
                f"{rom.depth} folds x {rom.row_bits} bits ({rom.chunks} x {rom.chunk_bits}): {fold.pe}x{fold.simd} "
                f"{engine.kind} codes ({engine.code_bits} bits, {format_label(layer.weights)}) per fold, "
-               f"{rom.memory}", storage=str(rom.memory)),
+               f"{rom.memory}", storage=str(rom.memory), rom=rom),
         CArray(f"cfg_{ident}::bias_t", f"b_{ident}", f"[{fold.nf}][{bias.size // fold.nf}]",
                int_list(_bias_rows(bias, fold.nf, fold.complex)),
                "bias, accumulator units" if unit.bias is not None else "zero: the bias is in the thresholds"),

@@ -10,6 +10,8 @@ from nbq.backends.outdir import Owned, check_output_path, check_replaceable, rea
 MANIFEST = "nbq_project.json"
 # nbq's own simulators: g++ C-simulation (nbq csim, make csim) and the Verilator co-simulation
 SIM_OUTPUTS = ("csim_build/", "tb_data/csim_outputs.dat", "rtl/sim_build*/", "rtl/sim_run/")
+# the weight ROM initializers tools/nbq_rom_init.py generates from firmware/rom/*.bin (make, run_hls.tcl, nbq csim)
+ROM_OUTPUTS = ("firmware/rom/*.inc", "firmware/rom/*.inc.part")
 RTL_SIM_DIRS = ("sim_build", "sim_build_waves", "sim_run")  # kept when the RTL is rewritten
 
 
@@ -23,7 +25,7 @@ def build_outputs(top: str, flow: str) -> list[str]:
     else:
         flow_outputs = ["ip_repo/", "vivado/build/", "vivado/*.log", "vivado/*.jou", f"overlay/{top}.bit",
                         f"overlay/{top}.hwh", f"vivado/{top}_system.xsa", "driver/__pycache__/"]
-    return [*SIM_OUTPUTS, *vitis_hls, *flow_outputs]
+    return [*SIM_OUTPUTS, *ROM_OUTPUTS, *vitis_hls, *flow_outputs]
 
 
 def _patterns(manifest: dict) -> list[str]:

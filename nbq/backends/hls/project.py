@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +19,11 @@ from nbq.backends.escape import (
     tcl_word,
     user_strings,
 )
+from nbq.backends.hls import romfile
 from nbq.backends.hls.bindata import batch_bytes
-from nbq.backends.hls.cxx import ap_type
+from nbq.backends.hls.cxx import ap_type, hex_words
 from nbq.backends.hls.flow import Names, bus_format, flow_context, flow_files, manifest_entries
-from nbq.backends.hls.layers import LayerContext, ProcessCode
+from nbq.backends.hls.layers import CArray, LayerContext, ProcessCode
 from nbq.backends.hls.outputs import build_outputs, check_project_target
 from nbq.backends.hls.printers import process_code
 from nbq.backends.hls.streams import wire
@@ -130,8 +131,8 @@ def core_code(plan: HardwarePlan, top_name: str = "nbq_top") -> str:
               "in_size": x.size, "out_size": y.size, "flow": "", "input_type": core.input_type,
               "output_type": core.output_type}  # fmt: skip
     parts = [render("hls", "parameters.h.j2", tensor_types=core.tensor_types, configs=core.configs, **common)]
-    parts += [render("hls", "weights.h.j2", guard="", layer_comment=p.comment, arrays=p.arrays, calls=p.calls,
-                     bare=True)
+    parts += [render("hls", "weights.h.j2", guard="", layer_comment=p.comment, arrays=inline_roms(p.arrays),
+                     calls=p.calls, bare=True)
               for p in core.procs if p.header is not None]  # fmt: skip
     parts.append(render("hls", "top.cpp.j2", weight_headers=[], streams=core.streams, processes=core.procs,
                         board="", part="", **common))  # fmt: skip
@@ -204,6 +205,7 @@ def project_files(
     files["firmware/parameters.h"] = render(
         "hls", "parameters.h.j2", tensor_types=core.tensor_types, configs=core.configs, **common
     )
+    roms: list[str] = []
     for p in core.procs:
         if p.header is not None:
             files[f"firmware/{p.header}"] = render(
@@ -211,10 +213,13 @@ def project_files(
                 "weights.h.j2",
                 guard=f"NBQ_WEIGHTS_{p.ident.upper()}_H",
                 layer_comment=p.comment,
-                arrays=p.arrays,
+                arrays=included_roms(p.arrays, files, roms),
                 calls=p.calls,
                 bare=False,
             )
+    if roms:
+        files[romfile.TOOL] = (data_dir("hw") / "tools" / "nbq_rom_init.py").read_text()
+    common["rom_files"] = roms
     files[f"firmware/{top_name}.h"] = render("hls", "top.h.j2", guard=f"{top_name.upper()}_H", **common)
     files[f"firmware/{top_name}.cpp"] = render(
         "hls",
@@ -269,6 +274,8 @@ def project_files(
         "tb_images": n_images,
         "build_outputs": build_outputs(top_name, board.flow),
         "csim": {"sources": [f"firmware/{top_name}.cpp", f"tb/{top_name}_tb.cpp"], "include": "firmware"},
+        "rom_init": {"tool": romfile.TOOL if roms else None, "files": roms,
+                     "outputs": [romfile.rom_path(Path(r).stem, ".inc") for r in roms]},
         **manifest_entries(board, names, bus),
     }
     files.update(extra_files or {})
@@ -276,6 +283,25 @@ def project_files(
     files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     check_no_raw_strings(files, user_strings(graph, board))
     return files
+
+
+def inline_roms(arrays: list[CArray]) -> list[CArray]:
+    """Weight ROMs with their initializers as text (one translation unit, no build step)."""
+    return [replace(a, body=hex_words(a.rom.chunk_words().ravel())) if a.rom is not None else a for a in arrays]
+
+
+def included_roms(arrays: list[CArray], files: dict[str, str | bytes], roms: list[str]) -> list[CArray]:
+    """Weight ROMs as packed files (added to `files`, listed in `roms`) whose initializers the project's
+    build step generates; the arrays include them."""
+    out = []
+    for a in arrays:
+        if a.rom is not None:
+            path = romfile.rom_path(a.name)
+            files[path] = romfile.rom_bytes(a.rom)
+            roms.append(path)
+            a = replace(a, body=romfile.include_line(a.name))
+        out.append(a)
+    return out
 
 
 def _number(value: float) -> int | float:

@@ -100,7 +100,7 @@ class Builder:
             raise InternalError(f"layer '{layer.name}': the planned folding {fold} does not fit the layer")
         ident = self.net.names.add(f"m_{layer.name}")
         acc_bits = p.acc.bits
-        w_file = self.net.mem(f"{ident}_w.mem", p.rom.row_words(), p.rom.row_bits)
+        w_file = self.net.mem(f"{ident}_w.mem", p.rom.row_words, p.rom.row_bits)
         acc_s = self.net.stream(f"{layer.name}_acc", lanes, acc_bits, True, pixels * nf)
         self.net.stage("nbq_mvau", f"{layer.name}_mvau", src, acc_s,
                        {"ENGINE": ENGINE_PARAM[engine.kind], "TAPS": taps, "CH": ch, "GROUPS": groups,

@@ -55,18 +55,36 @@ def complex_weight_words(a: np.ndarray, b: np.ndarray) -> list[int]:
     return [pack_word(ra, 1) | (pack_word(rb, 1) << n) for ra, rb in zip(fa, fb, strict=True)]
 
 
+def _field_bits(values: np.ndarray, bits: int) -> np.ndarray:
+    """(..., k) integers -> (..., k * bits) 0/1, two's complement, element 0's bits first (LSB first)."""
+    v = np.asarray(values)
+    if v.size and (v.dtype == object or int(v.min()) < -(2**63) or int(v.max()) >= 2**64):
+        raise ValueError("a table value does not fit in 64 bits")
+    u = v.astype(np.int64).view(np.uint64) if v.dtype.kind == "i" else v.astype(np.uint64)
+    shifts = np.arange(bits, dtype=np.uint64) if bits <= 64 else None
+    if shifts is None:  # sign-extend beyond 64 bits
+        low = (u[..., None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+        sign = np.repeat(low[..., 63:64], bits - 64, axis=-1)
+        out = np.concatenate([low, sign], axis=-1)
+    else:
+        out = (u[..., None] >> shifts) & np.uint64(1)
+    return out.astype(np.uint8).reshape(*v.shape[:-1], v.shape[-1] * bits)
+
+
+def _row_ints(bits: np.ndarray) -> list[int]:
+    """(rows, width) 0/1 -> one integer per row, column j = bit j."""
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
 def threshold_words(thresholds: np.ndarray, up: np.ndarray, t_bits: int) -> list[int]:
     """thresholds (NF, LANES, L), up (NF, LANES) -> NF words; lane p: L thresholds then the direction bit."""
     nf, lanes, levels = thresholds.shape
-    row = levels * t_bits + 1
-    words = []
-    for f in range(nf):
-        word = 0
-        for p in range(lanes):
-            lane = pack_word(thresholds[f, p], t_bits) | (int(up[f, p]) << (levels * t_bits))
-            word |= lane << (p * row)
-        words.append(word)
-    return words
+    if nf == 0:
+        return []
+    lane_bits = np.concatenate([_field_bits(thresholds, t_bits),
+                                np.asarray(up, dtype=np.uint8).reshape(nf, lanes, 1) & 1], axis=2)
+    return _row_ints(lane_bits.reshape(nf, -1))
 
 
 def bias_words(bias: np.ndarray, b_bits: int) -> list[int]:

@@ -9,6 +9,7 @@ port connections - is computed here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +48,9 @@ class Instance:
 class Netlist:
     streams: list[Stream] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
-    mems: dict[str, tuple[list[int], int]] = field(default_factory=dict)  # file -> (words, width)
+    # file -> (words, width); a weight ROM's words are a function, called only when the files are written
+    # (the resource estimate builds the netlist for every candidate folding and never reads them)
+    mems: dict[str, tuple[list[int] | Callable[[], list[int]], int]] = field(default_factory=dict)
     names: NameTable = field(default_factory=NameTable)
 
     def stream(self, base: str, elems: int, bits: int, signed: bool, beats: int, layout: Layout = None,
@@ -83,10 +86,15 @@ class Netlist:
                    f"FIFO, {max(2, int(depth))} beats")
         return dst
 
-    def mem(self, name: str, words: list[int], width: int) -> str:
-        """Register a ROM table; returns the SystemVerilog expression for its file name."""
-        self.mems[name] = ([int(w) for w in words], int(width))
+    def mem(self, name: str, words: list[int] | Callable[[], list[int]], width: int) -> str:
+        """Register a ROM table (its words, or a function computing them); returns the SystemVerilog
+        expression for its file name."""
+        self.mems[name] = (words if callable(words) else [int(w) for w in words], int(width))
         return f'{{MEM_DIR, "/{name}"}}'
+
+    def mem_words(self, name: str) -> list[int]:
+        words = self.mems[name][0]
+        return words() if callable(words) else words
 
 
 def literal(value: object) -> str:

@@ -140,8 +140,8 @@ def project_files(plan: HardwarePlan, golden_inputs: np.ndarray | None,
     b, s_in, s_out = build_network(plan)
     x, y = b.tensor(graph.inputs[0]), b.tensor(graph.outputs[0])
     files: dict[str, bytes] = {p.name: p.read_bytes() for p in lib}
-    for name, (words, width) in sorted(b.net.mems.items()):
-        files[name] = memfiles.hex_lines(words, width).encode()
+    for name, (_, width) in sorted(b.net.mems.items()):
+        files[name] = memfiles.hex_lines(b.net.mem_words(name), width).encode()
     files[f"{top_name}.sv"] = _render_top(graph, board, b, s_in, s_out, top_name, plan.ii_cycles)
     sources = [p.name for p in lib] + [f"{top_name}.sv"]
     files["files.f"] = "".join(f"{s}\n" for s in sources).encode()
