@@ -354,9 +354,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"{report.executor} (float graph) vs nbq reference: largest deviation {report.max_steps:.3f} "
                       f"quantization steps — {verdict}")
     else:  # ORT was off by more than a step: the float64 evaluation says whose error it is
-        why = ("[green]ORT's float32 rounding of large sums; the reference is within one step of the exact "
-               "graph[/green]" if report.float32_rounding else "[red]MORE than one step from the exact graph too: "
-               "an nbq error, please report it[/red]")
+        if report.float32_rounding:
+            why = ("[green]ORT's float32 rounding of large sums; the reference is within one step of the exact "
+                   "graph[/green]")
+        elif report.bias_rounding:
+            from nbq.bias_rounding import describe
+
+            why = (f"[green]the bias of {describe(report.rounded_biases)} is rounded to the accumulator step "
+                   "at a graph output without a quantizer (an average pool after it multiplies that into output "
+                   f"steps); with those rounded biases the exact graph is within {report.bias_steps:.3f} "
+                   "steps[/green]")
+        else:
+            why = "[red]MORE than one step from the exact graph too: an nbq error, please report it[/red]"
         console.print(f"nbq reference vs the float graph: deviation from ONNX Runtime float32: "
                       f"{report.max_steps:.3f} steps; from a float64 evaluation: {report.float64_steps:.3f} steps "
                       f"— {why}")

@@ -79,12 +79,16 @@ def _qdq_ops() -> list[type]:
     return [QuantizeLinear, DequantizeLinear]
 
 
-def run_float64(model: str | Path, x: np.ndarray, input_name: str, output_names: list[str]) -> list[np.ndarray]:
+def run_float64(model: str | Path | onnx.ModelProto, x: np.ndarray, input_name: str, output_names: list[str]
+                ) -> list[np.ndarray]:
     """The model's outputs for images x, computed in float64 (onnx.reference)."""
     from onnx.reference import ReferenceEvaluator
 
+    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+    if isinstance(model, onnx.ModelProto):
+        model = model.graph.name or "the model"
     try:
-        session = ReferenceEvaluator(to_float64(onnx.load(str(model))), new_ops=_qdq_ops())
+        session = ReferenceEvaluator(to_float64(proto), new_ops=_qdq_ops())
         return [np.asarray(y) for y in session.run(output_names, {input_name: np.asarray(x, np.float64)})]
     except Exception as exc:  # onnx.reference lacks an op or a type: the float64 check is then unavailable
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -16,6 +16,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from nbq import ir
+from nbq.bias_rounding import RoundedBias
 from nbq.errors import UnsupportedModelError
 from nbq.formats import is_power_of_two
 from nbq.frontend import checks, qonnx_ops, simple_ops, stream_ops
@@ -71,6 +72,7 @@ class _Importer:
         self.remaining: dict[str, int] = {}  # reads of each ONNX value not yet walked (see _rescale)
         self.views: dict[str, tuple[int, ...]] = {}  # vectors (F,) that ONNX sees as (F, 1, 1) maps
         self.notes: list[str] = []  # one-line remarks for the compile log (e.g. integer weights from QONNX)
+        self.rounded_biases: list[RoundedBias] = []  # biases rounded to an accumulator step (see as_int), for nbq run
 
     # ---------------------------------------------------------- helpers
 
@@ -181,7 +183,10 @@ class _Importer:
                 raise self.fail(
                     f"a bias (from '{value.origin}') must directly follow a Conv/Gemm/MatMul to stay exact"
                 )
-            producer.bias = producer.bias + np.rint(bias).astype(np.int64)
+            rounded = np.rint(bias)
+            if np.any(rounded != bias):  # kept for `nbq run`, which tells this rounding from an nbq error
+                self._note_rounded_bias(value, tensor, (bias - rounded) * src.scale)
+            producer.bias = producer.bias + rounded.astype(np.int64)
         if value.has_clamp:
             bounds = []
             for bound in (value.clamp_lo, value.clamp_hi):
@@ -201,6 +206,17 @@ class _Importer:
                                     output=out, lo=bounds[0], hi=bounds[1]))
             tensor = out
         return tensor
+
+    def _note_rounded_bias(self, value: Pending, tensor: str, residual: np.ndarray) -> None:
+        """Record that the ONNX value `value` (its bias rounded) exceeds nbq's tensor by `residual` per channel."""
+        onnx_name = next((name for name, other in self.values.items() if other is value), None)
+        if onnx_name is None or value.has_clamp:  # a clamp after the bias: no simple float correction
+            return
+        scale = self.tensors[tensor].scale
+        residual = np.asarray(residual, np.float64).reshape(-1)
+        self.rounded_biases.append(RoundedBias(onnx_name, value.origin or tensor, tensor,
+                                               len(self.tensors[tensor].shape) + 1, tuple(residual.tolist()),
+                                               float(np.abs(residual).max() / scale)))
 
     def _consumed(self, tensor: str) -> bool:
         return any(tensor in lay.inputs for lay in self.layers)
@@ -292,6 +308,7 @@ class _Importer:
                         meta={"onnx_outputs": out_names,  # the ONNX tensors the design outputs
                               "onnx_graph_outputs": [o.name for o in graph.output],
                               "dropped_tail": dropped, "import_notes": self.notes,
+                              "rounded_biases": self.rounded_biases,
                               "onnx_input": inputs[0].name,
                               "opset": max((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")),
                                            default=0)})
