@@ -95,3 +95,16 @@ def test_no_record_when_a_clamp_follows_the_bias(save_model):
     # Relu(x + b) is not Relu(x + rint(b)) plus a constant: no additive correction, so nothing is claimed
     graph = lower(save_model(_biased_gap_model(relu=True)))
     assert graph.meta["rounded_biases"] == []
+
+
+def test_paper_cifar_deviation_is_exactly_its_output_bias_rounding(save_model):
+    # the case that showed it: every quantizer agrees exactly, the last Conv's bias rounding x 8x8 is all of it
+    from nbq.modelgen import paper_cifar_po2
+
+    path = save_model(paper_cifar_po2())
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 3, 32, 32)).astype(np.float32)
+    x[0], x[1] = 100.0, -100.0  # range extremes too
+    report = compare_with_onnxruntime(path, x, float64=True)
+    (rec,) = report.rounded_biases
+    assert report.float64_steps == pytest.approx(rec.max_steps * 64, abs=1e-6) and report.float64_steps > 1
+    assert report.bias_steps == 0.0 and report.bias_rounding and report.agrees
