@@ -361,8 +361,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             from nbq.bias_rounding import describe
 
             why = (f"[green]the bias of {describe(report.rounded_biases)} is rounded to the accumulator step "
-                   "at a graph output without a quantizer (an average pool after it multiplies that into output "
-                   f"steps); with those rounded biases the exact graph is within {report.bias_steps:.3f} "
+                   "at a graph output without a quantizer (an average pool or a finer rescale after it counts that in "
+                   f"finer output steps); with those rounded biases the exact graph is within {report.bias_steps:.3f} "
                    "steps[/green]")
         else:
             why = "[red]MORE than one step from the exact graph too: an nbq error, please report it[/red]"
