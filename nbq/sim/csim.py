@@ -159,13 +159,13 @@ def run_csim(
     for data in ("inputs.dat", "golden.dat"):  # without them the testbench could only say "0 images"
         if not (project_dir / "tb_data" / data).is_file():
             raise NbqError(f"{project_dir / 'tb_data' / data}: missing; recompile the project with `nbq compile`")
-    write_rom_initializers(rom_files(project_dir, manifest))
     flags = [*BASE_FLAGS, *(STRICT_FLAGS if strict else ())]
     jobs = max(1, jobs or min(len(sources), os.cpu_count() or 1))
 
     build = project_dir / BUILD_DIR
     if build.is_symlink() or (build.exists() and not build.is_dir()):
         raise NbqError(f"{build}: not a folder nbq made (a symlink or a file); remove it and run again")
+    write_rom_initializers(rom_files(project_dir, manifest))  # after the checks: a refusal writes nothing
     exe = build / f"{top}_csim{'_strict' if strict else ''}"
     key_file = exe.with_suffix(".key")
     key = hashlib.sha256(json.dumps([_compiler(), str(find_hls_headers()), flags, sources]).encode()).hexdigest()

@@ -62,7 +62,9 @@ def test_broken_generated_source_is_a_build_failure_not_a_verdict(sandbox, built
     assert "C-simulation build failed" in lines[0] and "nbq_missing_header.h" in lines[0]
     assert "error:" in lines[0]  # the compiler's own diagnostic
     assert "csim_build/build.log" in lines[0] and (proj / "csim_build" / "build.log").is_file()
-    assert sandbox.changed(allowed=("work/proj/csim_build",)) == []
+    rom_inits = tuple(f"work/proj/firmware/rom/{p.stem}.inc" for p in (proj / "firmware" / "rom").glob("*.bin"))
+    assert rom_inits  # the weight ROM initializers (declared build outputs) are all it writes besides csim_build
+    assert sandbox.changed(allowed=("work/proj/csim_build", *rom_inits)) == []
     verification = json.loads((proj / "report.json").read_text()).get("verification", {})
     assert verification.get("csim") is None  # no verdict recorded
 
