@@ -1,0 +1,148 @@
+"""nbq's Python API (nbq.api, docs/api.md) and the accuracy line of compile / csim, via the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nbq
+from nbq import reference
+from nbq.errors import NbqError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "examples" / "digits_po2_cnn.onnx"
+LINE = "C-sim: {n} images, bit-exact (0 mismatches); top-1 hardware {a} = reference {a}"
+
+
+def _nbq(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "nbq.cli", *args], capture_output=True, text=True, timeout=600,
+                          cwd=cwd, env=env)
+
+
+def _digits(n: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images.astype(np.float32) / 16.0)[:, None]
+    return x[offset:offset + n], d.target[offset:offset + n].astype(np.int64)
+
+
+def _reference_top1(x: np.ndarray, y: np.ndarray) -> float:
+    """Top-1 of nbq's reference executor computed here, independently of the testbench files."""
+    from nbq.compile import lower
+
+    graph = lower(DEMO)
+    out = reference.run_int(graph, reference.quantize_input(graph, x.astype(np.float64)))[graph.outputs[0]]
+    return float(np.mean(out.reshape(len(y), -1).argmax(axis=1) == y))
+
+
+def test_import_nbq_is_light():
+    code = "import sys, nbq; nbq.boards; assert 'torch' not in sys.modules and 'onnx' not in sys.modules, 1"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr
+
+
+def test_boards_are_typed_records():
+    names = {b.name: b for b in nbq.boards()}
+    assert {"zcu102", "u280"} <= set(names)
+    assert names["zcu102"].part == "xczu9eg-ffvb1156-2-e" and names["zcu102"].clock_mhz > 0
+
+
+def test_estimate_is_what_the_cli_prints(tmp_path):
+    report = nbq.estimate(DEMO, board="zcu102", fps=100_000)
+    res = _nbq("estimate", str(DEMO), "--fps", "100000", "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == report.data
+    assert report.ii_cycles == report.data["performance"]["ii_cycles"] and report.frames_per_s >= 100_000
+    assert report.board == "zcu102" and report.layers and set(report.total) == {"lut", "ff", "dsp", "bram36", "uram"}
+
+
+def test_errors_are_the_cli_messages(tmp_path):
+    with pytest.raises(NbqError) as api_error:
+        nbq.compile(DEMO, board="nosuchboard", out=tmp_path / "p")
+    res = _nbq("compile", str(DEMO), "--board", "nosuchboard", "-o", "p", cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.strip() == f"nbq: error: {api_error.value}"
+    with pytest.raises(NbqError, match="not an nbq project"):
+        nbq.open_project(tmp_path)
+    with pytest.raises(NbqError, match="images=N"):
+        nbq.compile(DEMO, out=tmp_path / "p", images=3)
+
+
+def test_compile_open_and_report_without_simulating(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x, y = _digits(5)
+    project = nbq.compile(DEMO, out="prj", test_data=(x, y), rtl=True)
+    assert (tmp_path / "prj" / "rtl").is_dir() and project.labels.tolist() == y.tolist()
+    again = nbq.open_project("prj")
+    assert again.settings == project.settings and again.settings.model == str(DEMO)
+    assert again.report == project.estimate() and again.report.model == DEMO.name
+    assert again.labels.tolist() == y.tolist()
+    assert again.manifest["tb_images"] == 5
+    with pytest.raises(NbqError, match="first N of the test data"):
+        again.csim(images=2)
+    with pytest.raises(NbqError, match=r"test data y: 4 labels for 5 images"):
+        nbq.compile(DEMO, out="prj", test_data=(x, y[:4]))
+
+
+@pytest.fixture(scope="module")
+def cli_project(tmp_path_factory):
+    """`nbq compile m.onnx -o prj --test-data m_test.npz --csim` in an unrelated folder, relative paths."""
+    folder = tmp_path_factory.mktemp("user")
+    shutil.copyfile(DEMO, folder / "m.onnx")
+    x, y = _digits(40, offset=1000)
+    np.savez(folder / "m_test.npz", x=x, y=y)
+    res = _nbq("compile", "m.onnx", "-o", "prj", "--test-data", "m_test.npz", "--csim", "-q", cwd=folder)
+    return folder, res, x, y
+
+
+def test_compile_prints_hardware_and_reference_accuracy(cli_project):
+    folder, res, x, y = cli_project
+    assert res.returncode == 0, res.stderr
+    acc = f"{100 * _reference_top1(x, y):.1f} %"
+    assert LINE.format(n=40, a=acc) in res.stdout
+
+
+def test_csim_of_the_project_again_reports_accuracy(cli_project):
+    folder, _res, x, y = cli_project
+    run = nbq.open_project(folder / "prj").csim()  # the cached testbench binary: no rebuild
+    assert run.passed and run.accuracy.images == 40 and run.accuracy.hardware_from == "outputs"
+    assert run.accuracy.hardware_top1 == run.accuracy.reference_top1 == _reference_top1(x, y)
+    res = _nbq("csim", "prj", cwd=folder)
+    assert res.returncode == 0 and LINE.format(n=40, a=f"{100 * _reference_top1(x, y):.1f} %") in res.stdout
+
+
+def test_bad_test_data_on_the_cli_is_one_line_exit_2(cli_project):
+    folder = cli_project[0]
+    np.savez(folder / "bad.npz", x=np.zeros((3, 1, 8, 8)), y=np.zeros(2, int))
+    for args in (["compile", "m.onnx", "-o", "prj2", "--test-data", "bad.npz"],
+                 ["csim", "prj", "--test-data", "bad.npz"],
+                 ["csim", "prj", "--images", "3"],
+                 ["compile", "m.onnx", "-o", "prj2", "--labels", "y.npy"]):
+        res = _nbq(*args, cwd=folder)
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, (args, res.stderr)
+        assert res.stderr.startswith("nbq: error: ")
+    assert "bad.npz[y]: 2 labels for 3 images" in _nbq("compile", "m.onnx", "-o", "prj2", "--test-data", "bad.npz",
+                                                     cwd=folder).stderr
+    assert not (folder / "prj2").exists()
+
+
+def test_train_writes_its_test_split(tmp_path):
+    pytest.importorskip("torch")
+    from nbq.nn.data import load_digits_split
+
+    res = _nbq("train", "--epochs", "1", "--no-progress", "-o", "m.onnx", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    split = load_digits_split()
+    with np.load(tmp_path / "m_test.npz", allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["x"], split.x_test)
+        np.testing.assert_array_equal(z["y"], split.y_test)
+    assert json.loads((tmp_path / "m.json").read_text())["test_data"] == "m_test.npz"
