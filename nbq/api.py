@@ -134,6 +134,8 @@ def compile(model: str | Path, board: str | Board = "zcu102", out: str | Path | 
     out = Path(out) if out is not None else Path(f"{Path(model).stem}_nbq")
     if images is not None and test_data is None:
         raise NbqError("images=N (--images) takes the first N of the test data; give test_data (--test-data) too")
+    if test_data is not None and test_input is not None:
+        raise NbqError("test_input and test_data both give golden images; pass one (test_data has labels)")
     data = _test_data(test_data, labels, None, images) if test_data is not None else None
     settings = Settings(str(Path(model).resolve()), b.name if b.path == str(_known_path(b.name)) else
                         str(Path(b.path).resolve()), engine, fps, _budget(budget),
@@ -152,9 +154,15 @@ def _compile(model: str | Path, board: Board, out: Path, settings: Settings, dat
     from nbq.compile import compile_model
 
     inputs = data.x if data is not None else test_input
-    result = compile_model(model, board, out, test_inputs=inputs, progress=progress, rtl=settings.rtl,
-                           engine=settings.engine, fps=settings.fps, budget=settings.budget,
-                           folding=settings.folding, max_memory=max_memory, quantize=quantize)
+    try:
+        result = compile_model(model, board, out, test_inputs=inputs, progress=progress, rtl=settings.rtl,
+                               engine=settings.engine, fps=settings.fps, budget=settings.budget,
+                               folding=settings.folding, max_memory=max_memory, quantize=quantize)
+    except NbqError as exc:  # the images' shape is judged once the model is known: name the user's file
+        prefix = "test inputs: "
+        if data is None or not str(exc).startswith(prefix):
+            raise
+        raise NbqError(f"{data.x_name}: {str(exc)[len(prefix):]}") from None
     labels = None if data is None or data.y is None else [int(v) for v in data.y]
     project = Project(out, Settings(**{**settings.as_json(), "labels": labels}), result)
     if labels is not None:
@@ -217,7 +225,7 @@ class Project:
         from nbq.compile import record_csim
         from nbq.sim.csim import check_built, read_csim_outputs, run_csim
 
-        res = check_built(run_csim(self.path), self.path)
+        res = check_built(run_csim(self.path, **_progress_arg(run_csim, progress)), self.path)
         record_csim(self.path, res)
         hardware = read_csim_outputs(self.path) if self.labels is not None and res.images else None
         return SimRun(measure("csim", self.path, res.passed, res.images, res.mismatches, self.labels, hardware), res)
@@ -285,6 +293,14 @@ class Project:
         rebuilt = _compile(s.model, load_board(s.board), self.path, Settings(**{**s.as_json(), "rtl": s.rtl or rtl}),
                            data, None, None, None, progress)
         self.settings, self.result = rebuilt.settings, rebuilt.result
+
+
+def _progress_arg(entry: Callable, progress: Progress | None) -> dict:
+    """{"progress": progress} when the simulator's entry point takes one (its newer versions do)."""
+    import inspect
+
+    return {"progress": progress} if progress is not None and "progress" in inspect.signature(entry).parameters \
+        else {}
 
 
 def _test_data(test_data: TestDataArg, labels: str | Path | None, shape: tuple[int, ...] | None,

@@ -31,6 +31,13 @@ class TestData:
     source: str  # the file (or "test data" for arrays) that messages name
 
     @property
+    def x_name(self) -> str:
+        """How messages about the images name them: `file.npz[x]`, `file.npy` or `test data x`."""
+        if self.source == "test data":
+            return "test data x"
+        return f"{self.source}[x]" if self.y is not None and self.source.lower().endswith(".npz") else self.source
+
+    @property
     def images(self) -> int:
         return int(self.x.shape[0])
 

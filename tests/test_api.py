@@ -91,6 +91,11 @@ def test_compile_open_and_report_without_simulating(tmp_path, monkeypatch):
         again.csim(images=2)
     with pytest.raises(NbqError, match=r"test data y: 4 labels for 5 images"):
         nbq.compile(DEMO, out="prj", test_data=(x, y[:4]))
+    np.savez("wrong.npz", x=np.zeros((3, 2, 2)), y=np.zeros(3, int))
+    with pytest.raises(NbqError, match=r"^wrong.npz\[x\]: holds an array of shape \(3, 2, 2\), the model takes"):
+        nbq.compile(DEMO, out="prj", test_data="wrong.npz")
+    with pytest.raises(NbqError, match="label 10 at index 0 is not a class"):
+        nbq.compile(DEMO, out="prj2", test_data=(x, np.full(5, 10)))
 
 
 @pytest.fixture(scope="module")
