@@ -11,8 +11,9 @@ from nbq.lazy import lazy_exports
 __all__ = ["compile", "open_project", "estimate", "boards", "Project", "Report", "SimRun", "Accuracy", "TestData",
            "load_test_data", "export"]
 
+# "compile" is listed for dir(nbq); __getattr__ below resolves it to the callable module
 _getattr, __dir__ = lazy_exports(__name__, {
-    "open_project": "api", "estimate": "api", "boards": "api", "Project": "api", "Report": "api",
+    "compile": "api", "open_project": "api", "estimate": "api", "boards": "api", "Project": "api", "Report": "api",
     "SimRun": "api", "Accuracy": "accuracy", "TestData": "testdata", "load_test_data": "testdata",
     "export": "nn.exporter"})
 

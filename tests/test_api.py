@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -125,22 +126,38 @@ def test_csim_of_the_project_again_reports_accuracy(cli_project):
     assert res.returncode == 0 and LINE.format(n=40, a=f"{100 * _reference_top1(x, y):.1f} %") in res.stdout
 
 
-def test_bad_test_data_on_the_cli_is_one_line_exit_2(cli_project):
+def test_bad_test_data_on_the_cli_is_one_line_exit_2(cli_project, monkeypatch, capsys):
+    from nbq.cli import main
+
     folder = cli_project[0]
-    np.savez(folder / "bad.npz", x=np.zeros((3, 1, 8, 8)), y=np.zeros(2, int))
-    for args in (["compile", "m.onnx", "-o", "prj2", "--test-data", "bad.npz"],
-                 ["csim", "prj", "--test-data", "bad.npz"],
-                 ["csim", "prj", "--images", "3"],
-                 ["compile", "m.onnx", "-o", "prj2", "--labels", "y.npy"]):
-        res = _nbq(*args, cwd=folder)
-        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, (args, res.stderr)
-        assert res.stderr.startswith("nbq: error: ")
-    assert "bad.npz[y]: 2 labels for 3 images" in _nbq("compile", "m.onnx", "-o", "prj2", "--test-data", "bad.npz",
-                                                     cwd=folder).stderr
+    monkeypatch.chdir(folder)
+    np.savez("bad.npz", x=np.zeros((3, 1, 8, 8)), y=np.zeros(2, int))
+    for args, words in ((["compile", "m.onnx", "-o", "prj2", "--test-data", "bad.npz"], "bad.npz[y]: 2 labels for 3"),
+                        (["csim", "prj", "--test-data", "bad.npz"], "bad.npz[y]: 2 labels for 3"),
+                        (["csim", "prj", "--images", "3"], "first N of the test data"),
+                        (["compile", "m.onnx", "-o", "prj2", "--labels", "y.npy"], "--labels goes with --test-data"),
+                        (["cosim", "prj"], "no RTL in this project")):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("nbq: error: ") and err.count("\n") == 1 and words in err, (args, err)
     assert not (folder / "prj2").exists()
 
 
-def test_train_writes_its_test_split(tmp_path):
+def test_train_split_file_is_what_test_data_reads(tmp_path):
+    from nbq.nn.cli import write_test_split
+    from nbq.testdata import load_test_data
+
+    x, y = _digits(30)
+    path = write_test_split(tmp_path / "m.onnx", x, y)
+    assert path == tmp_path / "m_test.npz"
+    data = load_test_data(path, expected_shape=(1, 8, 8))
+    np.testing.assert_array_equal(data.x, x.astype(np.float64))
+    np.testing.assert_array_equal(data.y, y)
+
+
+@pytest.mark.slow
+def test_train_then_compile_with_its_test_split_and_cosim(tmp_path):
+    """The issue's acceptance: `nbq train -o m.onnx`, then `nbq compile m.onnx --test-data m_test.npz --cosim`."""
     pytest.importorskip("torch")
     from nbq.nn.data import load_digits_split
 
@@ -151,3 +168,12 @@ def test_train_writes_its_test_split(tmp_path):
         np.testing.assert_array_equal(z["x"], split.x_test)
         np.testing.assert_array_equal(z["y"], split.y_test)
     assert json.loads((tmp_path / "m.json").read_text())["test_data"] == "m_test.npz"
+    res = _nbq("compile", "m.onnx", "-o", "prj", "--test-data", "m_test.npz", "--cosim", "-q", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    n = len(split.y_test)
+    m = re.search(rf"co-sim: {n} images, bit-exact \(0 mismatches\); top-1 hardware ([\d.]+) % = reference \1 %",
+                  res.stdout)
+    assert m is not None, res.stdout
+    trained = json.loads((tmp_path / "m.json").read_text())["test_accuracy"]
+    # the reference computes what the trainer measured (float fake-quantization: a few images may round apart)
+    assert abs(float(m.group(1)) - trained) <= 1.0
