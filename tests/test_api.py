@@ -99,6 +99,17 @@ def test_compile_open_and_report_without_simulating(tmp_path, monkeypatch):
         nbq.compile(DEMO, out="prj2", test_data=(x, np.full(5, 10)))
 
 
+def test_project_without_recorded_settings_cannot_be_rebuilt(tmp_path):
+    from nbq.boards import load_board
+    from nbq.compile import compile_model
+
+    compile_model(DEMO, load_board("zcu102"), tmp_path / "old")  # as an nbq before the API wrote it
+    old = nbq.open_project(tmp_path / "old")
+    assert old.settings is None and old.labels is None and old.report.model == DEMO.name
+    with pytest.raises(NbqError, match="did not record how; compile it again"):
+        old.csim(test_data=_digits(3))
+
+
 @pytest.fixture(scope="module")
 def cli_project(tmp_path_factory):
     """`nbq compile m.onnx -o prj --test-data m_test.npz --csim` in an unrelated folder, relative paths."""
