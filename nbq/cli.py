@@ -76,9 +76,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.test_input is not None:  # the header now, so a bad file fails before seconds of compiling; its data later
         from nbq.inputs import check_file
 
+        if args.test_data is not None:
+            raise NbqError("--test-input and --test-data both give golden images; pass one (--test-data has labels)")
         check_file(args.test_input)
+    if args.labels is not None and args.test_data is None:
+        raise NbqError("--labels goes with --test-data X.npy (the images they label)")
     quantize = _quantize_options(args)
-    from nbq.compile import compile_model
+    from nbq import api
+
     console = _console()
     start = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
@@ -90,10 +95,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
             if not args.quiet:
                 console.log(visible(msg), markup=False)
 
-        result = compile_model(args.model, board, args.output, test_inputs=args.test_input, csim=args.csim,
-                               progress=step, engine=args.engine, rtl=args.rtl, cosim=args.cosim,
-                               fps=args.fps, budget=parse_budget(args.budget), folding=args.folding,
-                               max_memory=_max_memory(args), quantize=quantize)
+        project = api.compile(args.model, board, args.output, engine=args.engine, fps=args.fps,
+                              budget=parse_budget(args.budget), rtl=args.rtl or args.cosim, folding=args.folding,
+                              test_data=args.test_data, labels=args.labels, images=args.images,
+                              test_input=args.test_input, max_memory=_max_memory(args), quantize=quantize,
+                              progress=step)
+    result = project.result
     elapsed = time.perf_counter() - start
     if not args.quiet:
         console.print(_layer_table(result.graph, f"{Path(args.model).name} → {board.name}"))
@@ -114,10 +121,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
     console.print(f"design: {perf.ii_cycles:,} cycles/image, {perf.frames_per_s:,.0f} frames/s at "
                   f"{perf.clock_mhz:g} MHz; {_usage_line(result.fit)} (estimate; report.html)")
     status = EXIT_OK
-    if result.csim is not None:
-        status = max(status, _report_csim(console, result.csim))
-    if result.cosim is not None:
-        status = max(status, _report_cosim(console, result.cosim))
+    if args.csim:
+        with console.status("C-simulating (g++)"):
+            status = max(status, _report_csim(console, project.csim()))
+    if args.cosim:
+        status = max(status, _cosim_run(console, project, None, None, None, False))
     return status
 
 
@@ -135,13 +143,11 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from nbq.boards import load_board
 
     board = load_board(args.board)  # before the compiler's (slow) imports: a bad board fails at once
-    from nbq.compile import design
-    from nbq.estimate.report import report_data
+    from nbq import api
 
     quantize = _quantize_options(args)
-    fit = design(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding,
-                 max_memory=_max_memory(args), quantize=quantize)
-    data = report_data(fit, Path(args.model).name)
+    data = api.estimate(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding,
+                        max_memory=_max_memory(args), quantize=quantize).data
     if args.json:
         print(json.dumps(data, indent=1, sort_keys=True))
         return EXIT_OK
@@ -200,20 +206,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report_csim(console, res) -> int:
+def _report_csim(console, run) -> int:
+    """Print a C-simulation's verdict (and, with labelled golden images, the accuracy line); its exit code."""
+    res = run.result
     if res.passed:
         console.print(f"[green]C-simulation: PASS[/green] — {res.images} images bit-exact against the reference "
                       f"({res.seconds:.1f} s)")
-        return EXIT_OK
-    console.print(f"[red]C-simulation: FAIL[/red] — {res.mismatches} mismatching values over {res.images} images")
-    for problem in res.problems:
-        console.print(f"  {visible(problem)}", markup=False)
-    for line in res.first_mismatches[:20]:
-        console.print(f"  {visible(line)}", markup=False)
-    return EXIT_FAIL
+    else:
+        console.print(f"[red]C-simulation: FAIL[/red] — {res.mismatches} mismatching values over {res.images} images")
+        for problem in res.problems:
+            console.print(f"  {visible(problem)}", markup=False)
+        for line in res.first_mismatches[:20]:
+            console.print(f"  {visible(line)}", markup=False)
+    _accuracy_line(console, run)
+    return EXIT_OK if res.passed else EXIT_FAIL
 
 
-def _report_cosim(console, res) -> int:
+def _accuracy_line(console, run) -> None:
+    if run.accuracy.reference_top1 is not None:
+        console.print(visible(run.line()), markup=False)
+
+
+def _report_cosim(console, run) -> int:
+    res = run.result
     color = "green" if res.passed else "red"
     console.print(f"[{color}]RTL co-simulation: {shown(res.summary(), 1000)}[/{color}]")
     if res.waves is not None and Path(res.waves).is_file():
@@ -221,42 +236,46 @@ def _report_cosim(console, res) -> int:
                       markup=False)
     for line in getattr(res, "first_mismatches", [])[:20]:
         console.print(f"  {visible(line)}", markup=False)
+    _accuracy_line(console, run)
     return EXIT_OK if res.passed else EXIT_FAIL
 
 
-def cmd_cosim(args: argparse.Namespace) -> int:
-    from nbq.sim.cosim import run_cosim
+def _cosim_run(console, project, images, test_data, labels, waves: bool) -> int:
+    with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
+        run = project.cosim(images, test_data, labels, waves=waves,
+                            progress=lambda msg: (status.update(cell(msg)), console.log(visible(msg), markup=False)))
+    return _report_cosim(console, run)
 
-    out = Path(args.project)
-    if not (out / "rtl").is_dir():
-        raise NbqError(f"{out}: no RTL in this project; run `nbq compile ... --rtl` first")
-    console = _console()
+
+def _sim_data_args(args: argparse.Namespace) -> None:
+    if args.labels is not None and args.test_data is None:
+        raise NbqError("--labels goes with --test-data X.npy (the images they label)")
+
+
+def cmd_cosim(args: argparse.Namespace) -> int:
+    from nbq import api
+
+    _sim_data_args(args)
+    project = api.open_project(args.project)
+    if args.test_data is None and not (project.path / "rtl").is_dir():
+        raise NbqError(f"{project.path}: no RTL in this project; run `nbq compile ... --rtl` first")
     images = args.images
     if args.waves and images is None:
         images = WAVES_DEFAULT_IMAGES  # a VCD of every signal grows ~7 MB per image of the demo model
     if images is not None and images < 1:
         raise NbqError(f"--images must be at least 1, got {images}")
-    with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
-        result = run_cosim(out, waves=args.waves, max_images=images,
-                           progress=lambda msg: (status.update(cell(msg)), console.log(visible(msg), markup=False)))
-    if images is None:  # a verdict over every golden image goes into the report
-        from nbq.compile import record_cosim
-
-        record_cosim(out, result)
-    return _report_cosim(console, result)
+    return _cosim_run(_console(), project, images, args.test_data, args.labels, args.waves)
 
 
 def cmd_csim(args: argparse.Namespace) -> int:
-    from nbq.sim.csim import check_built, run_csim
+    from nbq import api
 
-    out = Path(args.project)
-    if not (out / "nbq_project.json").is_file():
-        raise NbqError(f"{out}: not an nbq project (no nbq_project.json); run `nbq compile` first")
-    from nbq.compile import record_csim
-
-    res = check_built(run_csim(out), out)
-    record_csim(out, res)
-    return _report_csim(_console(), res)
+    _sim_data_args(args)
+    project = api.open_project(args.project)
+    console = _console()
+    with console.status("C-simulating (g++)"):
+        run = project.csim(args.images, args.test_data, args.labels)
+    return _report_csim(console, run)
 
 
 # ---------------------------------------------------------------- quantize
@@ -399,6 +418,16 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
     _add_memory_option(p)
 
 
+def _add_test_data_options(p: argparse.ArgumentParser, what: str, images: bool = True) -> None:
+    p.add_argument("--test-data", metavar="X.npz",
+                   help=f"labelled images ({what}): a .npz with arrays x (images as the model takes them) and "
+                        "y (integer labels), as `nbq train` writes beside its ONNX (NAME_test.npz), or a .npy of "
+                        "images with --labels; prints the hardware's top-1 beside the reference's")
+    p.add_argument("--labels", metavar="Y.npy", help="integer labels (N,) of a .npy --test-data")
+    if images:
+        p.add_argument("--images", type=int, metavar="N", help="only the first N images of --test-data [all]")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with nbq's one-line error instead of the usage block (sub-commands inherit the class)."""
 
@@ -432,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images (N, ...) or one image for the testbench golden vectors, a .npy file; "
                         "integer / bool arrays are taken as floats; complex, NaN / inf, object or string arrays "
                         "are refused; at most 4096 images [random + adversarial]")
+    _add_test_data_options(p, "the golden vectors")
     _add_design_options(p)
     _add_quantize_options(p, "--quantize")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final summary line")
@@ -470,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("csim", help="C-simulate a generated project against its golden vectors",
                        description="Build the project's testbench with g++ and check it bit-exactly.")
     p.add_argument("project", help="folder written by `nbq compile`")
+    _add_test_data_options(p, "rebuild the project's golden vectors from")
     p.set_defaults(func=cmd_csim)
 
     p = sub.add_parser("cosim", help="co-simulate a project's RTL cycle by cycle (cocotb + Verilator)",
@@ -479,7 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--waves", action="store_true",
                    help=f"also dump every signal to OUT/rtl/sim_run/dump.vcd (first {WAVES_DEFAULT_IMAGES} images "
                         "unless --images says otherwise)")
-    p.add_argument("--images", type=int, metavar="N", help="co-simulate only the first N golden images [all]")
+    _add_test_data_options(p, "rebuild the project (with its RTL) around", images=False)
+    p.add_argument("--images", type=int, metavar="N",
+                   help="co-simulate only the first N golden images (of --test-data if given) [all]")
     p.set_defaults(func=cmd_cosim)
 
     p = sub.add_parser("build", help="run a project's Vitis/Vivado/XRT step (make TARGET), checking tools first",

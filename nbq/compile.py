@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -207,3 +209,16 @@ def _check_inputs(graph: ir.Graph, x: np.ndarray, source: str = "test inputs") -
     from nbq.inputs import check_images  # real, finite, numeric, of the model's shape: as a .npy file is
 
     return check_images(x, graph.tensors[graph.inputs[0]].shape, source)
+
+
+class _CallableModule(types.ModuleType):
+    """`nbq.compile(model, ...)` is the Python API's call (nbq.api.compile, docs/api.md), although the name
+    nbq.compile is also this module (Python's import binds a submodule to the package's attribute)."""
+
+    def __call__(self, *args, **kwargs):
+        from nbq.api import compile as compile_project
+
+        return compile_project(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -46,7 +46,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="memory-efficient training with power-of-two gradients (sign + exponent in [-8, 7]; "
                              "implies --memory-efficient)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("-o", "--output", default="model.onnx", help="ONNX file to write (+ .json summary)")
+    parser.add_argument("-o", "--output", default="model.onnx",
+                        help="ONNX file to write (+ .json summary and the held-out test split as NAME_test.npz)")
 
 
 def run_train(ns: argparse.Namespace) -> int:
@@ -91,11 +92,32 @@ def run_train(ns: argparse.Namespace) -> int:
         "test_accuracy": round(result.test_accuracy, 2), "train_accuracy": round(result.train_accuracy, 2),
         "train_seconds": round(result.seconds, 1), "onnx": str(out),
     }
+    test_npz = write_test_split(out, data.x_test, data.y_test)
+    summary["test_data"] = str(test_npz)
     Path(out).with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     mode = "" if not efficient else ", " + _training_mode(ns)
     print(f"{ns.model} ({kind}{mode}) on {ns.dataset}: test accuracy {result.test_accuracy:.2f}% "
-          f"in {result.seconds:.1f}s -> {visible(out)}")
+          f"in {result.seconds:.1f}s -> {visible(out)}; held-out test split ({len(data.y_test)} images) -> "
+          f"{visible(test_npz)}")
     return 0
+
+
+def test_split_path(onnx_path: str | Path) -> Path:
+    """m.onnx -> m_test.npz beside it."""
+    p = Path(onnx_path)
+    return p.with_name(f"{p.stem}_test.npz")
+
+
+def write_test_split(onnx_path: str | Path, x, y) -> Path:
+    """The held-out split as `nbq compile --test-data` reads it: x (N, C, H, W) float32 as the model takes it,
+    y int64 labels; at most nbq.inputs.MAX_IMAGES images (the first ones) so the file is always accepted."""
+    import numpy as np
+
+    from nbq.inputs import MAX_IMAGES
+
+    path = test_split_path(onnx_path)
+    np.savez(path, x=np.asarray(x[:MAX_IMAGES], dtype=np.float32), y=np.asarray(y[:MAX_IMAGES], dtype=np.int64))
+    return path
 
 
 def _training_mode(ns: argparse.Namespace) -> str:
