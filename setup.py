@@ -31,6 +31,6 @@ setup(
     packages=find_packages(include=["nbq", "nbq.*"]) + list(DATA_PACKAGES),
     package_dir=DATA_PACKAGES,
     # data files inside the code packages (the resource model's calibration) ship beside their modules
-    package_data={"nbq.estimate": ["*.json"], **{name: ["*"] for name in DATA_PACKAGES}},
+    package_data={"nbq.estimation": ["*.json"], **{name: ["*"] for name in DATA_PACKAGES}},
     exclude_package_data={name: ["*.pyc"] for name in DATA_PACKAGES},
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from nbq.accuracy import Accuracy, measure, output_classes
-from nbq.boards import Board, known_boards, load_board
+from nbq.board_catalog import Board, known_boards, load_board
 from nbq.errors import NbqError
 from nbq.testdata import TestData, check_classes, check_count, from_arrays, load_test_data
 
@@ -109,8 +109,8 @@ def estimate(model: str | Path, board: str | Board = "zcu102", engine: str = "sv
              max_memory: int | None = None, quantize=None, progress: Progress | None = None) -> Report:
     """Fold `model` to the board's budget and estimate it (what `nbq estimate` prints), before any synthesis."""
     b = _board(board)  # before the compiler's (slow) imports: a bad board fails at once
-    from nbq.compile import design
-    from nbq.estimate.report import report_data
+    from nbq.estimation.report import report_data
+    from nbq.pipeline import design
 
     fit = design(model, b, engine, fps, _budget(budget), folding, progress=progress, max_memory=max_memory,
                  quantize=quantize)
@@ -144,14 +144,14 @@ def compile(model: str | Path, board: str | Board = "zcu102", out: str | Path | 
 
 
 def _known_path(name: str) -> Path | None:
-    from nbq.boards import board_files
+    from nbq.board_catalog import board_files
 
     return board_files().get(name)
 
 
 def _compile(model: str | Path, board: Board, out: Path, settings: Settings, data: TestData | None,
              test_input: str | Path | None, max_memory: int | None, quantize, progress: Progress | None) -> Project:
-    from nbq.compile import compile_model
+    from nbq.pipeline import compile_model
 
     inputs = data.x if data is not None else test_input
     try:
@@ -191,7 +191,7 @@ class Project:
 
     path: Path
     settings: Settings | None  # None for a project compiled by an nbq without them: it cannot be rebuilt
-    result: object | None = None  # nbq.compile.CompileResult when compiled in this session
+    result: object | None = None  # nbq.pipeline.CompileResult when compiled in this session
 
     @property
     def manifest(self) -> dict:
@@ -222,7 +222,7 @@ class Project:
         """C-simulate (g++) against the golden vectors; with test_data (see `nbq.compile`) the project is first
         rebuilt around those images (their first `images`), so the run reports top-1 accuracy too."""
         self._use_test_data(images, test_data, labels, rtl=False, progress=progress, sim="csim")
-        from nbq.compile import record_csim
+        from nbq.pipeline import record_csim
         from nbq.sim.csim import check_built, read_csim_outputs, run_csim
 
         res = check_built(run_csim(self.path, **_progress_arg(run_csim, progress)), self.path)
@@ -245,7 +245,7 @@ class Project:
 
         res = run_cosim(self.path, waves=waves, max_images=images, progress=progress)
         if images is None:  # a verdict over every golden image goes into the report
-            from nbq.compile import record_cosim
+            from nbq.pipeline import record_cosim
 
             record_cosim(self.path, res)
         labels_ = self.labels[:res.images] if self.labels is not None else None
@@ -260,12 +260,12 @@ class Project:
     # ------------------------------------------------------------------ internals
 
     def _report_data(self) -> dict | None:
-        from nbq.estimate.report import read_report
+        from nbq.estimation.report import read_report
 
         return read_report(self.path)
 
     def _save_settings(self) -> None:
-        from nbq.estimate.report import write_report
+        from nbq.estimation.report import write_report
 
         data = self._report_data()
         if data is not None and self.settings is not None:

@@ -30,7 +30,7 @@ def _console():
 def cmd_boards(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from nbq.boards import known_boards
+    from nbq.board_catalog import known_boards
 
     table = Table(title="Boards (boards/*.yaml; --board also takes a path to a YAML file)")
     for col in ("name", "part", "platform", "clock", "flow", "LUT", "FF", "DSP", "BRAM36", "URAM"):
@@ -70,7 +70,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from nbq.boards import load_board
+    from nbq.board_catalog import load_board
 
     board = load_board(args.board)  # before the compiler's (slow) imports: a bad board fails at once
     if args.test_input is not None:  # the header now, so a bad file fails before seconds of compiling; its data later
@@ -140,7 +140,7 @@ def _usage_line(fit) -> str:
 def cmd_estimate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from nbq.boards import load_board
+    from nbq.board_catalog import load_board
 
     board = load_board(args.board)  # before the compiler's (slow) imports: a bad board fails at once
     from nbq import api
@@ -181,8 +181,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from nbq.estimate.report import read_report, write_report
-    from nbq.estimate.vendor import vendor_reports
+    from nbq.estimation.report import read_report, write_report
+    from nbq.estimation.vendor import vendor_reports
 
     out = Path(args.project)
     data = read_report(out)

@@ -38,7 +38,7 @@ def _digits(n: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def _reference_top1(x: np.ndarray, y: np.ndarray) -> float:
     """Top-1 of nbq's reference executor computed here, independently of the testbench files."""
-    from nbq.compile import lower
+    from nbq.pipeline import lower
 
     graph = lower(DEMO)
     out = reference.run_int(graph, reference.quantize_input(graph, x.astype(np.float64)))[graph.outputs[0]]
@@ -100,8 +100,8 @@ def test_compile_open_and_report_without_simulating(tmp_path, monkeypatch):
 
 
 def test_project_without_recorded_settings_cannot_be_rebuilt(tmp_path):
-    from nbq.boards import load_board
-    from nbq.compile import compile_model
+    from nbq.board_catalog import load_board
+    from nbq.pipeline import compile_model
 
     compile_model(DEMO, load_board("zcu102"), tmp_path / "old")  # as an nbq before the API wrote it
     old = nbq.open_project(tmp_path / "old")
@@ -188,3 +188,17 @@ def test_train_then_compile_with_its_test_split_and_cosim(tmp_path):
     trained = json.loads((tmp_path / "m.json").read_text())["test_accuracy"]
     # the reference computes what the trainer measured (float fake-quantization: a few images may round apart)
     assert abs(float(m.group(1)) - trained) <= 1.0
+
+
+def test_api_names_survive_importing_every_submodule():
+    """A submodule named like an API call would replace it on import (compile, boards, estimate were modules)."""
+    code = ("import importlib, pkgutil, nbq\n"
+            "for m in pkgutil.walk_packages(nbq.__path__, 'nbq.'):\n"
+            "    if not m.name.startswith('nbq.nn'):  # torch: slow to load, and not an API name\n"
+            "        importlib.import_module(m.name)\n"
+            "import types\n"
+            "bad = [n for n in ('compile', 'boards', 'estimate', 'open_project') "
+            "if isinstance(getattr(nbq, n), types.ModuleType) or not callable(getattr(nbq, n))]\n"
+            "assert not bad, bad\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

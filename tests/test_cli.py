@@ -35,7 +35,7 @@ def test_unknown_board_lists_known_ones(tmp_path, save_model, capsys):
 
 
 def test_board_from_yaml_path(tmp_path):
-    from nbq.boards import load_board
+    from nbq.board_catalog import load_board
 
     custom = tmp_path / "myboard.yaml"
     custom.write_text("name: my\npart: xc7z020clg400-1\nplatform: none\nclock_mhz: 100\nflow: vivado\n"
@@ -77,7 +77,7 @@ def test_bad_models_give_one_line_and_no_output(case, tmp_path):
 def test_run_reports_deviation_in_steps(tmp_path, save_model, capsys):
     path = save_model(random_cnn(3, n_bits=3))
     x = np.random.default_rng(0).uniform(-1, 1, size=(4, 1, 1, 1))
-    from nbq.compile import lower
+    from nbq.pipeline import lower
 
     shape = lower(path).tensors["input"].shape
     x = np.random.default_rng(0).uniform(-2, 2, size=(4,) + shape).astype(np.float32)

@@ -24,8 +24,8 @@ import onnx
 import pytest
 from hls_graphs import write_ir_folding
 
-from nbq.compile import lower
 from nbq.modelgen import GraphBuilder, build
+from nbq.pipeline import lower
 
 ENGINES = ("svpe", "vpe")
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
-import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nbq import guard, ir, reference
-from nbq.boards import Board
+from nbq.board_catalog import Board
 from nbq.frontend.onnx_import import import_onnx
 from nbq.golden import adversarial_inputs
 from nbq.passes import run_passes
@@ -151,8 +149,8 @@ def compile_model(
     golden = reference.run_int(graph, x_int)
     step("writing the HLS project")
     from nbq.backends.hls import write_hls_project  # after the import so model errors come first
-    from nbq.estimate.html import report_html
-    from nbq.estimate.report import REPORT_HTML, REPORT_JSON, report_data
+    from nbq.estimation.html import report_html
+    from nbq.estimation.report import REPORT_HTML, REPORT_JSON, report_data
 
     report = report_data(fit, Path(model).name)
     extra = {"folding.json": folding_json(plan), REPORT_JSON: json.dumps(report, indent=1, sort_keys=True) + "\n",
@@ -185,14 +183,14 @@ def compile_model(
 
 
 def record_csim(out_dir: Path, res) -> None:
-    from nbq.estimate.report import record_verification
+    from nbq.estimation.report import record_verification
 
     record_verification(out_dir, "csim", {"passed": bool(res.passed), "images": int(res.images),
                                           "mismatches": int(res.mismatches)})
 
 
 def record_cosim(out_dir: Path, res) -> None:
-    from nbq.estimate.report import record_verification
+    from nbq.estimation.report import record_verification
 
     record_verification(out_dir, "cosim", {
         "passed": bool(res.passed), "images": int(res.images), "mismatches": int(res.mismatches),
@@ -209,16 +207,3 @@ def _check_inputs(graph: ir.Graph, x: np.ndarray, source: str = "test inputs") -
     from nbq.inputs import check_images  # real, finite, numeric, of the model's shape: as a .npy file is
 
     return check_images(x, graph.tensors[graph.inputs[0]].shape, source)
-
-
-class _CallableModule(types.ModuleType):
-    """`nbq.compile(model, ...)` is the Python API's call (nbq.api.compile, docs/api.md), although the name
-    nbq.compile is also this module (Python's import binds a submodule to the package's attribute)."""
-
-    def __call__(self, *args, **kwargs):
-        from nbq.api import compile as compile_project
-
-        return compile_project(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
