@@ -336,9 +336,14 @@ def _add_quantize_options(p: argparse.ArgumentParser, flag: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from nbq.build import build_target
+    from nbq.build import build_target, check_target
+    from nbq.console import spinner
 
-    code = build_target(Path(args.project), args.target)
+    check_target(Path(args.project), args.target)  # a missing tool is the one error line, before any spinner
+    with spinner(f"make {args.target} in {args.project}") as status:
+        code = build_target(Path(args.project), args.target, echo=status.echo)
+        if code != 0:
+            status.outcome = f"failed (exit code {code})"
     if code != 0:
         print(f"nbq: make {args.target} failed (exit code {code})", file=sys.stderr)
     return EXIT_OK if code == 0 else EXIT_FAIL

@@ -275,6 +275,7 @@ class Spinner:
 
     update: Callable[[str], None]
     echo: Callable[[str], None]
+    outcome: str = "done"  # the log's end line: "<step>: <outcome> in 12.3 s" (set it when the step failed)
 
 
 @contextmanager
@@ -308,8 +309,9 @@ def spinner(description: str, *, enabled: bool = True, console=None, out=None) -
 
         started = time.perf_counter()
         log(f"{name} ...")
-        yield Spinner(lambda _msg: None, plain)
-        log(f"{name}: done in {time.perf_counter() - started:,.1f} s")
+        handle = Spinner(lambda _msg: None, plain)
+        yield handle
+        log(f"{name}: {visible(handle.outcome)} in {time.perf_counter() - started:,.1f} s")
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
