@@ -216,9 +216,16 @@ def _rate_column(unit: str):
     class Rate(ProgressColumn):
         def render(self, task):
             speed = task.finished_speed or task.speed
-            return Text(f"{speed:,.1f} {plural(unit)}/s" if speed else "", style="progress.data.speed")
+            return Text(f"{speed:,.1f}/s" if speed else "", style="progress.data.speed")
 
-    return Rate()
+    return Rate(table_column=_no_wrap())
+
+
+def _no_wrap():
+    """A progress column that is cut rather than wrapped into a second line on a narrow terminal."""
+    from rich.table import Column
+
+    return Column(no_wrap=True, overflow="ellipsis")
 
 
 @contextmanager
@@ -255,9 +262,10 @@ def progress_bar(description: str, total: int | None = None, unit: str = "item",
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-               TextColumn(plural(unit)), _rate_column(unit), TimeRemainingColumn(), TextColumn("{task.fields[note]}",
-                                                                                              markup=False))
+    columns = (TextColumn("{task.description}", markup=False, table_column=_no_wrap()), BarColumn(bar_width=24),
+               MofNCompleteColumn(table_column=_no_wrap()), TextColumn(plural(unit), table_column=_no_wrap()),
+               _rate_column(unit), TimeRemainingColumn(table_column=_no_wrap()),
+               TextColumn("{task.fields[note]}", markup=False, table_column=_no_wrap()))
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(name, total=total or None, note="")
 

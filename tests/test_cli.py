@@ -92,3 +92,27 @@ def test_run_bad_input_shape(tmp_path, save_model, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 5)))
     assert main(["run", str(path), "--input", str(tmp_path / "x.npy")]) == 2
     assert "the model takes" in capsys.readouterr().err
+
+
+def test_train_help_states_every_default():
+    import argparse
+
+    from nbq.nn.cli import add_train_arguments
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    options = [a for a in parser._actions if a.help is not argparse.SUPPRESS and a.dest != "help"]
+    assert len(options) >= 20
+    for action in options:  # the other commands' convention: the default in brackets at the end
+        assert action.help.rstrip().endswith("]"), action.option_strings
+    assert "[digits_cnn]" in parser.format_help() and "[30]" in parser.format_help()
+
+
+def test_verbose_before_or_after_the_command():
+    from nbq.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["-v", "boards"]).verbose is True
+    assert parser.parse_args(["boards", "--verbose"]).verbose is True
+    assert parser.parse_args(["boards"]).verbose is False
+    assert parser.parse_args(["--verbose", "run", "m.onnx", "--input", "x.npy"]).verbose is True

@@ -54,7 +54,7 @@ def test_train_bcnn_defaults_to_binary(tmp_path):
     ns = _args("--model", "bcnn", "--epochs", "1", "--width", "0.1", "--no-progress", "--imag", "learned",
                "-o", str(out))
     assert run_train(ns) == 0
-    assert json.loads(out.with_suffix(".json").read_text())["weights"] == "binary"
+    assert json.loads(out.with_suffix(".json").read_text())["weights"] == "binary-complex"
 
 
 @pytest.mark.parametrize("argv,message", [
