@@ -116,3 +116,44 @@ def test_verbose_before_or_after_the_command():
     assert parser.parse_args(["boards", "--verbose"]).verbose is True
     assert parser.parse_args(["boards"]).verbose is False
     assert parser.parse_args(["--verbose", "run", "m.onnx", "--input", "x.npy"]).verbose is True
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"], ["--verbose"]])
+def test_compile_lists_files_only_when_verbose(tmp_path, save_model, capsys, verbose):
+    import json
+
+    path = save_model(random_cnn(2, n_bits=3))
+    out = tmp_path / "prj"
+    argv = ["compile", str(path), "-o", str(out)]
+    assert main(verbose[:1] + argv if verbose == ["-v"] else argv + verbose) == 0
+    stdout = capsys.readouterr().out
+    files = json.loads((out / "nbq_project.json").read_text())["files"]
+    listed = [f for f in files if f.startswith("firmware/weights/") and f in stdout]
+    if verbose:
+        assert "Generated project" in stdout and len(listed) >= 2
+    else:
+        assert "Generated project" not in stdout and not listed
+        assert f"wrote {len(files)} files to {out}: HLS project, report.html" in stdout
+    assert "cli.py:" not in stdout  # log lines carry the time, not a source location
+
+
+def test_layer_table_columns_say_what_they_hold(save_model):
+    import io
+
+    from rich.console import Console
+
+    from nbq.cli import _layer_table
+    from nbq.compile import lower
+
+    graph = lower(save_model(random_cnn(2, n_bits=3)))
+    buf = io.StringIO()
+    Console(file=buf, width=250).print(_layer_table(graph, "t"))
+    text = buf.getvalue()
+    assert "weight format" in text and "weight count" in text and "weight bits total" in text
+    assert " weights " not in text and "│ weight bits │" not in text
+    for layer in graph.layers:
+        if hasattr(layer, "weights") and layer.weights is not None:
+            w = layer.weights
+            row = next(line for line in text.splitlines() if f" {layer.name} " in line)
+            cells = [c.strip() for c in row.split("│")]
+            assert w.format_str in cells and f"{w.ints.size:,}" in cells and f"{w.ints.size * w.bits:,}" in cells
