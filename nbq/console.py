@@ -266,7 +266,10 @@ def progress_bar(description: str, total: int | None = None, unit: str = "item",
                MofNCompleteColumn(table_column=_no_wrap()), TextColumn(plural(unit), table_column=_no_wrap()),
                _rate_column(unit), TimeRemainingColumn(table_column=_no_wrap()),
                TextColumn("{task.fields[note]}", markup=False, table_column=_no_wrap()))
-    with Progress(*columns, console=console, transient=True) as bar:
+    # stdout printed while the bar is live goes above it only when stdout is that terminal too; piped, it
+    # stays on stdout (rich would send it to the bar's stderr)
+    shared = bool(getattr(sys.stdout, "isatty", lambda: False)())
+    with Progress(*columns, console=console, transient=True, redirect_stdout=shared) as bar:
         task = bar.add_task(name, total=total or None, note="")
 
         def advance(done: int, total: int | None, note: str | None = None) -> None:

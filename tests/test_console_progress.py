@@ -153,3 +153,12 @@ def test_spinner_disabled_still_echoes():
 
 def test_plural():
     assert [plural(u) for u in ("image", "batch", "epoch", "pass")] == ["images", "batches", "epochs", "passes"]
+
+
+def test_piped_stdout_printed_during_a_live_bar_stays_on_stdout(capsys):
+    console, buf = _terminal()
+    with progress_bar("C-simulation", total=2, unit="image", console=console) as advance:
+        advance(1, 2)
+        print("a result line")
+        advance(2, 2)
+    assert capsys.readouterr().out == "a result line\n" and "a result line" not in buf.getvalue()
