@@ -15,6 +15,7 @@ from nbq.errors import NbqError, ToolFailure
 from nbq.plan.budget import parse_budget
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose pipe closed
 WAVES_DEFAULT_IMAGES = 8
 
 
@@ -629,6 +630,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("nbq: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader left (`nbq run ... --json | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return EXIT_SIGPIPE
     except OSError as exc:
         if exc.filename is None:
             return _internal(exc)

@@ -106,3 +106,17 @@ def test_run_bad_labels_one_line(tmp_path, labels, message, capsys):
     assert main(["run", str(EXAMPLE), "--input", str(xpath), "--labels", str(tmp_path / "y.npy")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "y.npy" in err
+
+
+def test_run_json_into_a_closed_pipe_stops_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    xpath, _ = _digits(tmp_path, 2000)  # ~180 KB of JSON: more than a pipe holds, so the write must fail
+    proc = subprocess.Popen([sys.executable, "-m", "nbq.cli", "run", str(EXAMPLE), "--input", str(xpath), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()  # the reader takes one line and leaves, as `| head -1` does
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and first.strip() == b"{"
+    assert err == "", err  # no "internal error: BrokenPipeError", no traceback
