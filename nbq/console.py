@@ -182,7 +182,7 @@ class _PlainLog:
     description: str
     unit: str
     write: Callable[[str], None]
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=lambda: time.perf_counter())
     last_line: float | None = None
     done: int = 0
     total: int | None = None
@@ -190,7 +190,7 @@ class _PlainLog:
 
     def advance(self, done: int, total: int | None) -> None:
         with self.lock:
-            self.done, self.total = done, total
+            self.done, self.total = max(self.done, done), total  # threads may report out of order
             now = time.perf_counter()
             if self.last_line is None:
                 self.last_line = now

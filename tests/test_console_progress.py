@@ -66,6 +66,7 @@ def test_log_repeats_at_most_once_an_interval(monkeypatch):
     # 100 calls over ~700 s: one line when counting starts, one a minute, one at the end
     assert 8 <= len(lines) <= 14, lines
     assert lines[0].endswith("...") and " in " in lines[-1]
+    assert re.fullmatch(r"C-simulation: 100/100 images in [\d,]+\.\d s \(0\.1 images/s\)", lines[-1]), lines
 
 
 def test_log_prints_nothing_when_the_step_fails_before_counting():
