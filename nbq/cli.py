@@ -15,6 +15,7 @@ from nbq.errors import NbqError, ToolFailure
 from nbq.plan.budget import parse_budget
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose pipe closed
 WAVES_DEFAULT_IMAGES = 8
 
 
@@ -52,22 +53,22 @@ def _layer_table(graph, title: str):
     from nbq import ir
 
     table = Table(title=cell(title, 2 * 60))
-    for col in ("layer", "op", "input", "output", "weights", "weight bits", "out type"):
-        table.add_column(col)
+    for col in ("layer", "op", "input", "output", "weight format", "weight count", "weight bits total", "out type"):
+        table.add_column(col, justify="right" if col in ("weight count", "weight bits total") else "left")
     for layer in graph.layers:
         src, dst = graph.tensors[layer.inputs[0]], graph.tensors[layer.output]
         if isinstance(layer, ir.Conv | ir.Dense):
-            wfmt, wbits = layer.weights.format_str, f"{layer.weights.ints.size * layer.weights.bits:,}"
+            w = layer.weights
+            weight_cells = (w.format_str, f"{w.ints.size:,}", f"{w.ints.size * w.bits:,}")
         else:
-            wfmt, wbits = "", ""
+            weight_cells = ("", "", "")
         table.add_row(cell(layer.name), layer.op, "×".join(map(str, src.shape)), "×".join(map(str, dst.shape)),
-                      wfmt, wbits, dst.type_str())
+                      *weight_cells, dst.type_str())
     return table
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from rich.table import Table
     from rich.text import Text
 
     from nbq.board_catalog import load_board
@@ -104,11 +105,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     if not args.quiet:
         console.print(_layer_table(result.graph, f"{Path(args.model).name} → {board.name}"))
-        files = Table(title=cell(f"Generated project: {args.output}", 2 * 60))
-        files.add_column("file")
-        for f in result.files:
-            files.add_row(cell(f, 2 * 60))
-        console.print(files)
+        _print_files(console, result.files, args.output, args.verbose)
     g = result.graph
     for note in [] if args.quiet else g.meta.get("import_notes", []):
         console.print(f"note: {visible(note)}", markup=False)
@@ -127,6 +124,23 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.cosim:
         status = max(status, _cosim_run(console, project, None, None, None, False))
     return status
+
+
+def _print_files(console, files: list[str], out: str, verbose: bool) -> None:
+    """The generated files: the whole list with --verbose, else one line saying what the folder holds."""
+    from rich.table import Table
+
+    if verbose:
+        table = Table(title=cell(f"Generated project: {out}", 2 * 60))
+        table.add_column("file")
+        for f in files:
+            table.add_row(cell(f, 2 * 60))
+        console.print(table)
+        return
+    parts = ["HLS project", *(["RTL network (rtl/)"] if any(str(f).startswith("rtl/") for f in files) else []),
+             "report.html"]
+    console.print(f"wrote {len(files)} files to {visible(out)}: {', '.join(parts)} (`nbq -v compile ...` lists them)",
+                  markup=False)
 
 
 def _usage_line(fit) -> str:
@@ -343,9 +357,14 @@ def _add_quantize_options(p: argparse.ArgumentParser, flag: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from nbq.build import build_target
+    from nbq.build import build_target, check_target
+    from nbq.console import spinner
 
-    code = build_target(Path(args.project), args.target)
+    check_target(Path(args.project), args.target)  # a missing tool is the one error line, before any spinner
+    with spinner(f"make {args.target} in {args.project}") as status:
+        code = build_target(Path(args.project), args.target, echo=status.echo)
+        if code != 0:
+            status.outcome = f"failed (exit code {code})"
     if code != 0:
         print(f"nbq: make {args.target} failed (exit code {code})", file=sys.stderr)
     return EXIT_OK if code == 0 else EXIT_FAIL
@@ -355,20 +374,27 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from nbq.compare import compare_with_onnxruntime
     from nbq.inputs import check_file
+    from nbq.run_summary import summarize
 
-    check_file(args.input)  # the header before the model is lowered; the shape once the model is known
+    check_file(args.input)  # the headers before the model is lowered; the shapes once the model is known
+    if args.labels is not None:
+        check_file(args.labels)
     report = compare_with_onnxruntime(args.model, args.input, max_memory=_max_memory(args))
+    labels = None
+    if args.labels is not None:
+        from nbq.quantize.evaluate import load_labels
+
+        labels = load_labels(args.labels, next(iter(report.outputs_int.values())).shape[0])
+    summary = summarize(report, labels)
+    if args.json:
+        print(json.dumps(_run_json(report, summary, args.verbose), indent=1))
+        return EXIT_OK if report.agrees else EXIT_FAIL
     console = _console()
-    np.set_printoptions(linewidth=120, threshold=200)
-    for name, values in report.outputs_int.items():
-        scale = report.scales[name]
-        console.print(f"[bold]{shown(name)}[/bold] integers (scale {scale:g}), shape {values.shape}:")
-        console.print(str(values), markup=False)
-        console.print(f"  argmax: {values.reshape(values.shape[0], -1).argmax(axis=1).tolist()}", markup=False)
+    if args.verbose:
+        _print_predictions(console, report)
+    _print_run_summary(console, report, summary, Path(args.model).name)
     if report.float64_steps is None:
         verdict = "[green]within one step[/green]" if report.agrees else "[red]MORE than one step[/red]"
         console.print(f"{report.executor} (float graph) vs nbq reference: largest deviation {report.max_steps:.3f} "
@@ -390,6 +416,49 @@ def cmd_run(args: argparse.Namespace) -> int:
                       f"{report.max_steps:.3f} steps; from a float64 evaluation: {report.float64_steps:.3f} steps "
                       f"— {why}")
     return EXIT_OK if report.agrees else EXIT_FAIL
+
+
+def _print_predictions(console, report) -> None:
+    """--verbose: every output's integers and argmax per image."""
+    import numpy as np
+
+    np.set_printoptions(linewidth=120, threshold=200)
+    for name, values in report.outputs_int.items():
+        scale = report.scales[name]
+        console.print(f"[bold]{shown(name)}[/bold] integers (scale {scale:g}), shape {values.shape}:")
+        console.print(str(values), markup=False)
+        console.print(f"  argmax: {values.reshape(values.shape[0], -1).argmax(axis=1).tolist()}", markup=False)
+
+
+def _print_run_summary(console, report, summary, model: str) -> None:
+    n = summary.images
+    console.print(f"{visible(model)}: {n:,} image{'s' if n != 1 else ''}, nbq reference integers vs "
+                  f"{report.executor} (output {visible(summary.output)})", markup=False)
+    others = n - summary.agree
+    ties = f"; {summary.ties} of the other {others} are ties in the reference" if summary.ties else ""
+    console.print(f"  argmax agreement: {summary.agree:,}/{n:,} images ({100 * summary.agreement:.2f} %){ties}",
+                  markup=False)
+    if summary.reference_top1 is not None:
+        console.print(f"  top-1 vs --labels: reference {100 * summary.reference_top1:.2f} %, "
+                      f"{report.executor} {100 * summary.ort_top1:.2f} %", markup=False)
+    shown_worst = [w for w in summary.worst if w.steps > 0 or w.reference_class != w.ort_class]
+    if shown_worst:
+        console.print("  worst images: " + ", ".join(
+            f"#{w.index} {w.steps:.3f} steps (class {w.reference_class} vs {w.ort_class})" for w in shown_worst)
+            + ("" if n <= len(shown_worst) else "; all of them: --verbose or --json"), markup=False)
+
+
+def _run_json(report, summary, verbose: bool) -> dict:
+    from nbq.run_summary import per_image
+
+    data = {"executor": report.executor, "agrees": bool(report.agrees), "summary": summary.as_dict(),
+            "float64_steps": report.float64_steps, "bias_steps": report.bias_steps,
+            "images": [{"index": r.index, "steps": r.steps, "reference_class": r.reference_class,
+                        "ort_class": r.ort_class} for r in per_image(report)]}
+    if verbose:
+        data["outputs"] = {name: {"scale": report.scales[name], "integers": values.tolist()}
+                           for name, values in report.outputs_int.items()}
+    return data
 
 
 # -------------------------------------------------------------------- main
@@ -443,6 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
         "projects for ZCU102 and U280, verified bit-exactly.",
     )
     parser.add_argument("--version", action="version", version=f"nbq {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="say more: every file `nbq compile` writes, every prediction of `nbq run`")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -531,6 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, metavar="X.npy",
                    help="images (N, ...) or one image, a .npy file; integer / bool arrays are taken as floats; "
                         "complex, NaN / inf, object or string arrays are refused; at most 4096 images")
+    p.add_argument("--labels", metavar="Y.npy", help="class labels of the images (N,): also report top-1 accuracy")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary and every image's deviation and classes as JSON (with -v also the "
+                        "output integers)")
     _add_memory_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -538,6 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_boards)
 
     _add_train(sub)
+    for command in sub.choices.values():  # -v after the command too; SUPPRESS keeps a -v given before it
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="say more (as `nbq -v COMMAND`)")
     return parser
 
 
@@ -585,6 +663,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("nbq: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader left (`nbq run ... --json | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return EXIT_SIGPIPE
     except OSError as exc:
         if exc.filename is None:
             return _internal(exc)
