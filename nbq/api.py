@@ -131,7 +131,8 @@ def compile(model: str | Path, board: str | Board = "zcu102", out: str | Path | 
     adversarial images.
     """
     b = _board(board)
-    out = Path(out) if out is not None else Path(f"{Path(model).stem}_nbq")
+    if out is None:
+        out = f"{Path(model).stem}_nbq"  # as the user spelt it, otherwise: errors name their `-o` ("./", not ".")
     if images is not None and test_data is None:
         raise NbqError("images=N (--images) takes the first N of the test data; give test_data (--test-data) too")
     if test_data is not None and test_input is not None:
@@ -149,7 +150,7 @@ def _known_path(name: str) -> Path | None:
     return board_files().get(name)
 
 
-def _compile(model: str | Path, board: Board, out: Path, settings: Settings, data: TestData | None,
+def _compile(model: str | Path, board: Board, out: str | Path, settings: Settings, data: TestData | None,
              test_input: str | Path | None, max_memory: int | None, quantize, progress: Progress | None) -> Project:
     from nbq.pipeline import compile_model
 
@@ -164,7 +165,7 @@ def _compile(model: str | Path, board: Board, out: Path, settings: Settings, dat
             raise
         raise NbqError(f"{data.x_name}: {str(exc)[len(prefix):]}") from None
     labels = None if data is None or data.y is None else [int(v) for v in data.y]
-    project = Project(out, Settings(**{**settings.as_json(), "labels": labels}), result)
+    project = Project(Path(out), Settings(**{**settings.as_json(), "labels": labels}), result)
     if labels is not None:
         check_classes(data, output_classes(project.manifest))
     project._save_settings()
