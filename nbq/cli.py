@@ -237,7 +237,7 @@ def cmd_cosim(args: argparse.Namespace) -> int:
         raise NbqError(f"--images must be at least 1, got {images}")
     with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
         result = run_cosim(out, waves=args.waves, max_images=images,
-                           progress=lambda msg: (status.update(cell(msg)), console.log(visible(msg), markup=False)))
+                           log=lambda msg: (status.update(cell(msg)), console.log(visible(msg), markup=False)))
     if images is None:  # a verdict over every golden image goes into the report
         from nbq.compile import record_cosim
 

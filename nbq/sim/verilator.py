@@ -149,6 +149,13 @@ def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mappin
 
 def run_plan(build_dir: Path, top: str, plan: dict, work_dir: Path, waves: bool = False) -> dict:
     """Run nbq.sim.stream_tb on a built design with `plan`; return its results (see stream_tb)."""
+    return run_testbench(build_dir, top, TB_MODULE, plan, work_dir, waves=waves)
+
+
+def run_testbench(build_dir: Path, top: str, module: str, plan: dict, work_dir: Path, waves: bool = False,
+                  plusargs: Sequence[str] = (), env: Mapping[str, str] | None = None) -> dict:
+    """Run cocotb test module `module` on a built design with `plan` (JSON in $NBQ_TB_PLAN); return the
+    JSON the module wrote to $NBQ_TB_RESULTS.  A missing results file is a ToolFailure with the log's error."""
     require_tools()
     runner = _runner()
     work_dir = Path(work_dir).resolve()
@@ -157,12 +164,13 @@ def run_plan(build_dir: Path, top: str, plan: dict, work_dir: Path, waves: bool 
     result_path = work_dir / "results.json"
     plan_path.write_text(json.dumps(plan))
     result_path.unlink(missing_ok=True)
-    env = {"NBQ_TB_PLAN": str(plan_path), "NBQ_TB_RESULTS": str(result_path)}
+    full_env = {"NBQ_TB_PLAN": str(plan_path), "NBQ_TB_RESULTS": str(result_path), **(env or {})}
     log = work_dir / "sim.log"
     try:
-        runner.test(test_module=TB_MODULE, hdl_toplevel=top, hdl_toplevel_lang="verilog",
-                    build_dir=str(Path(build_dir).resolve()), test_dir=str(work_dir), extra_env=env, waves=waves,
-                    log_file=str(log), results_xml=str(work_dir / "results.xml"))
+        runner.test(test_module=module, hdl_toplevel=top, hdl_toplevel_lang="verilog",
+                    build_dir=str(Path(build_dir).resolve()), test_dir=str(work_dir), extra_env=full_env,
+                    waves=waves, plusargs=list(plusargs), log_file=str(log),
+                    results_xml=str(work_dir / "results.xml"))
     except (RuntimeError, SystemExit):
         pass  # the results file (or its absence) tells what happened
     if not result_path.is_file():
