@@ -13,7 +13,11 @@ module nbq_cosim_top #(
     parameter int OUT_W = 8,
     parameter int DEPTH = 1024
 ) (
-    input  logic        clk,
+`ifdef NBQ_SV_CLOCK
+    output logic        clk,  // generated here (verilator --timing): no simulator callback per edge
+`else
+    input  logic        clk,  // driven by cocotb's C clock
+`endif
     input  logic        rst_n,
     input  logic        start,
     input  logic [7:0]  cfg_phase,
@@ -32,6 +36,13 @@ module nbq_cosim_top #(
     output logic [31:0] bubbles,
     output logic [31:0] stalls
 );
+`ifdef NBQ_SV_CLOCK
+  initial begin
+    clk = 1'b0;
+    forever #5ns clk = ~clk;
+  end
+`endif
+
   logic run, finished, flush;
   logic [63:0] cycle, finish_at;
   logic [IN_W-1:0] in_data;

