@@ -19,7 +19,7 @@ import pytest
 from rtl_tb.harness import require_sim
 
 from nbq.sim import cosim
-from nbq.sim.cosim import run_cosim
+from nbq.sim.cosim import CosimResult, run_cosim
 
 TOP = """
 module tiny_top #(parameter MEM_DIR = ".") (
@@ -43,6 +43,10 @@ STREAM = {"elems": 2, "lane": 8, "bits": 8, "signed": True, "beats": 3, "pixels"
 N = 12
 
 
+def _cosim(root: Path, **kw) -> CosimResult:
+    return run_cosim(root, opt="-O0", **kw)  # -O0: the quickest build for this tiny top
+
+
 def _write_project(rtl: Path, x: np.ndarray, y: np.ndarray) -> None:
     (rtl / "tb").mkdir(parents=True, exist_ok=True)
     (rtl / "tiny_top.sv").write_text(TOP)
@@ -64,7 +68,7 @@ def project(tmp_path_factory) -> Path:
     x[2, 0], x[2, 1] = -128, 127
     root = tmp_path_factory.mktemp("tiny")
     _write_project(root / "rtl", x, x.copy())
-    result = run_cosim(root)
+    result = _cosim(root)
     assert result.passed, result.first_mismatches
     return root
 
@@ -84,7 +88,7 @@ def _edited(project: Path) -> Iterator[Path]:
 
 def test_bit_exact_and_timing_fields(project):
     seen: list[tuple[int, int]] = []
-    r = run_cosim(project, progress=lambda done, total: seen.append((done, total)))
+    r = _cosim(project, progress=lambda done, total: seen.append((done, total)))
     assert r.passed and r.mismatches == 0 and r.images == N and not r.built
     assert r.cycles_per_image == pytest.approx(3.0) and r.initiation_interval == 3.0
     assert r.latency_cycles == 4  # 3 input beats + the register stage
@@ -97,16 +101,16 @@ def test_wrong_expected_output_is_reported_with_image_and_beat(project):
         y = np.load(root / "rtl" / "tb" / "golden_outputs.npy")
         y[5, 1, 0, 2] += 1  # image 5, channel 1 of pixel 2 -> beat 2, element 1
         np.save(root / "rtl" / "tb" / "golden_outputs.npy", y)
-        r = run_cosim(root)
+        r = _cosim(root)
         assert not r.passed and r.mismatches == 1, r.first_mismatches
         assert r.first_mismatches == [f"throughput: image 5 beat 2 element 1: got {y[5, 1, 0, 2] - 1}, "
                                       f"expected {y[5, 1, 0, 2]}"]
 
 
 def test_stress_phase_inserts_bubbles_and_backpressure(project):
-    r = run_cosim(project)
+    r = _cosim(project)
     assert r.passed and r.stress_bubbles > 0 and r.stress_stalls > 0, (r.stress_bubbles, r.stress_stalls)
-    calm = run_cosim(project, stress=False)
+    calm = _cosim(project, stress=False)
     assert calm.passed and calm.stress_bubbles == 0 and calm.stress_stalls == 0
     assert r.sim_cycles > calm.sim_cycles + cosim.STRESS_IMAGES * 3  # the stalls cost cycles
 
@@ -119,7 +123,7 @@ def test_a_stuck_design_times_out_with_a_message(project):
         m["output"] = {**STREAM, "beats": 4, "layout": [2, 1, 4]}
         (root / "rtl" / "nbq_rtl.json").write_text(json.dumps(m))
         np.save(root / "rtl" / "tb" / "golden_outputs.npy", np.concatenate([y, y[:, :, :, :1]], axis=3))
-        r = run_cosim(root, stress=False)
+        r = _cosim(root, stress=False)
         assert not r.passed
         budget = cosim.max_cycles(N, 3, stress=False)
         assert f"throughput: timed out after {budget:,} cycles" in " ".join(r.first_mismatches), r.first_mismatches
