@@ -226,7 +226,7 @@ def run_cosim(project_dir: Path, waves: bool = False, stress: bool = True, max_i
          "the first build)")
     t_build = time.perf_counter()
     clock_args = ["-DNBQ_SV_CLOCK", "--timing"] if clock == "sv" else []
-    build(sources, SIM_TOP, build_dir, waves=waves, opt=opt, extra_args=[f"-DNBQ_DUT={top}", *clock_args],
+    build(sources, SIM_TOP, build_dir, waves=waves, opt=opt, name=top, extra_args=[f"-DNBQ_DUT={top}", *clock_args],
           parameters={"MEM_DIR": f'"{rtl.resolve()}"', "IN_W": in_w, "OUT_W": out_w,
                       "DEPTH": _depth(len(x_words))})
     build_s = time.perf_counter() - t_build

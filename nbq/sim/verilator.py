@@ -113,10 +113,11 @@ def _first_error(log: Path, default: object) -> str:
 
 
 def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mapping[str, object] | None = None,
-          waves: bool = False, extra_args: Sequence[str] = (), opt: str = "-O1") -> Path:
+          waves: bool = False, extra_args: Sequence[str] = (), opt: str = "-O1", name: str | None = None) -> Path:
     """Verilate and compile `top` into build_dir (skipped when nothing changed); returns build_dir.
 
     opt: C++ optimisation of the simulation model (-O0 builds fastest, -O1/-O2 simulate faster).
+    name: the design named in a failure message (default `top`; the cosim names the network, not its wrapper).
     """
     require_tools()
     parameters = dict(parameters or {})
@@ -142,7 +143,7 @@ def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mappin
             runner.build(sources=[str(s) for s in sources], hdl_toplevel=top, build_dir=str(build_dir),
                          parameters=parameters, build_args=args, waves=waves, log_file=str(log))
     except (RuntimeError, SystemExit) as exc:
-        raise ToolFailure(f"the Verilator build of {top} failed: {_first_error(log, exc)}; full log: {log}; "
+        raise ToolFailure(f"the Verilator build of {name or top} failed: {_first_error(log, exc)}; full log: {log}; "
                           "unless you edited the generated RTL, please report it") from None
     stamp.write_text(key)
     return build_dir
