@@ -157,6 +157,13 @@ def markdown(meta: dict, rows: list[dict], info: dict, nets: list[dict]) -> str:
         "and sampled the AXI streams every cycle), warm, measured on this machine: -O0 7,004 and -O1 19,604 "
         "cycles/s.",
         "",
+        "Where the time goes now (perf, once, demo at -O1): the Verilated network's own evaluation "
+        "(`_nba_sequent` functions, the SVPE popcounts) is ~85% of the simulation phase, cocotb/VPI ~5% (two "
+        "GPI clock callbacks a cycle); Python is no longer called per cycle.  A clock generated in SV "
+        "(`--timing`) measured 73 k vs 92 k cycles/s with cocotb's C clock; C++ -O2 (-fno-dfg) 72 k with a "
+        "224 s build; `--threads 2` 1.8 k on the shared 2-core machine; Verilator's DFG optimiser at -O1 did not "
+        "finish compiling in 10 min.  So further speed needs an RTL that is cheaper to evaluate per cycle.",
+        "",
     ]
     if nets:
         lines += [
