@@ -244,7 +244,7 @@ class Project:
             check_count(images)
         from nbq.sim.cosim import run_cosim
 
-        res = run_cosim(self.path, waves=waves, max_images=images, progress=progress)
+        res = run_cosim(self.path, waves=waves, max_images=images, log=progress)
         if images is None:  # a verdict over every golden image goes into the report
             from nbq.pipeline import record_cosim
 

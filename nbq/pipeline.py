@@ -177,7 +177,7 @@ def compile_model(
         from nbq.sim.cosim import run_cosim
 
         step("co-simulating the RTL (cocotb + Verilator)")
-        result.cosim = run_cosim(Path(out_dir), progress=lambda msg: step(f"  {msg}"))
+        result.cosim = run_cosim(Path(out_dir), log=lambda msg: step(f"  {msg}"))
         record_cosim(Path(out_dir), result.cosim)
     return result
 

