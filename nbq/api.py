@@ -17,7 +17,8 @@ from nbq.board_catalog import Board, known_boards, load_board
 from nbq.errors import NbqError
 from nbq.testdata import TestData, check_classes, check_count, from_arrays, load_test_data
 
-Progress = Callable[[str], None]
+Log = Callable[[str], None]  # one line per step
+Progress = Callable[[int, int], None]  # (done, total) of a counted step: images simulated
 SETTINGS_KEY = "compile"  # report.json: how the project was compiled, so it can be rebuilt with other images
 TestDataArg = TestData | str | Path | tuple | None
 
@@ -106,13 +107,13 @@ def _budget(budget: dict[str, str] | str | None) -> dict[str, str] | None:
 
 def estimate(model: str | Path, board: str | Board = "zcu102", engine: str = "svpe", fps: float | None = None,
              budget: dict[str, str] | str | None = None, folding: str | Path | None = None,
-             max_memory: int | None = None, quantize=None, progress: Progress | None = None) -> Report:
+             max_memory: int | None = None, quantize=None, log: Log | None = None) -> Report:
     """Fold `model` to the board's budget and estimate it (what `nbq estimate` prints), before any synthesis."""
     b = _board(board)  # before the compiler's (slow) imports: a bad board fails at once
     from nbq.estimation.report import report_data
     from nbq.pipeline import design
 
-    fit = design(model, b, engine, fps, _budget(budget), folding, progress=progress, max_memory=max_memory,
+    fit = design(model, b, engine, fps, _budget(budget), folding, progress=log, max_memory=max_memory,
                  quantize=quantize)
     return Report.from_dict(report_data(fit, Path(model).name))
 
@@ -121,7 +122,7 @@ def compile(model: str | Path, board: str | Board = "zcu102", out: str | Path | 
             engine: str = "svpe", fps: float | None = None, budget: dict[str, str] | str | None = None,
             rtl: bool = False, folding: str | Path | None = None, test_data: TestDataArg = None,
             labels: str | Path | None = None, images: int | None = None, test_input: str | Path | None = None,
-            max_memory: int | None = None, quantize=None, progress: Progress | None = None) -> Project:
+            max_memory: int | None = None, quantize=None, log: Log | None = None) -> Project:
     """Compile an ONNX model into a Vitis HLS project (and, with rtl, its SystemVerilog network) in `out`
     (default: MODEL-STEM_nbq in the current folder).
 
@@ -141,7 +142,7 @@ def compile(model: str | Path, board: str | Board = "zcu102", out: str | Path | 
     settings = Settings(str(Path(model).resolve()), b.name if b.path == str(_known_path(b.name)) else
                         str(Path(b.path).resolve()), engine, fps, _budget(budget),
                         str(Path(folding).resolve()) if folding is not None else None, rtl, quantize is not None)
-    return _compile(model, b, out, settings, data, test_input, max_memory, quantize, progress)
+    return _compile(model, b, out, settings, data, test_input, max_memory, quantize, log)
 
 
 def _known_path(name: str) -> Path | None:
@@ -151,12 +152,12 @@ def _known_path(name: str) -> Path | None:
 
 
 def _compile(model: str | Path, board: Board, out: str | Path, settings: Settings, data: TestData | None,
-             test_input: str | Path | None, max_memory: int | None, quantize, progress: Progress | None) -> Project:
+             test_input: str | Path | None, max_memory: int | None, quantize, log: Log | None) -> Project:
     from nbq.pipeline import compile_model
 
     inputs = data.x if data is not None else test_input
     try:
-        result = compile_model(model, board, out, test_inputs=inputs, progress=progress, rtl=settings.rtl,
+        result = compile_model(model, board, out, test_inputs=inputs, progress=log, rtl=settings.rtl,
                                engine=settings.engine, fps=settings.fps, budget=settings.budget,
                                folding=settings.folding, max_memory=max_memory, quantize=quantize)
     except NbqError as exc:  # the images' shape is judged once the model is known: name the user's file
@@ -219,10 +220,10 @@ class Project:
         return np.asarray(self.settings.labels, dtype=np.int64)
 
     def csim(self, images: int | None = None, test_data: TestDataArg = None, labels: str | Path | None = None,
-             progress: Progress | None = None) -> SimRun:
+             log: Log | None = None, progress: Progress | None = None) -> SimRun:
         """C-simulate (g++) against the golden vectors; with test_data (see `nbq.compile`) the project is first
         rebuilt around those images (their first `images`), so the run reports top-1 accuracy too."""
-        self._use_test_data(images, test_data, labels, rtl=False, progress=progress, sim="csim")
+        self._use_test_data(images, test_data, labels, rtl=False, log=log, sim="csim")
         from nbq.pipeline import record_csim
         from nbq.sim.csim import check_built, read_csim_outputs, run_csim
 
@@ -232,11 +233,11 @@ class Project:
         return SimRun(measure("csim", self.path, res.passed, res.images, res.mismatches, self.labels, hardware), res)
 
     def cosim(self, images: int | None = None, test_data: TestDataArg = None, labels: str | Path | None = None,
-              waves: bool = False, progress: Progress | None = None) -> SimRun:
+              waves: bool = False, log: Log | None = None, progress: Progress | None = None) -> SimRun:
         """Co-simulate the RTL (cocotb + Verilator): every golden image (or the first `images`); with test_data
         the project is rebuilt (with its RTL) around those images first."""
         if test_data is not None:
-            self._use_test_data(images, test_data, labels, rtl=True, progress=progress, sim="cosim")
+            self._use_test_data(images, test_data, labels, rtl=True, log=log, sim="cosim")
             images = None  # the rebuilt project holds just those
         elif not (self.path / "rtl").is_dir():
             raise NbqError(f"{self.path}: no RTL in this project; run `nbq compile ... --rtl` first")
@@ -244,13 +245,13 @@ class Project:
             check_count(images)
         from nbq.sim.cosim import run_cosim
 
-        res = run_cosim(self.path, waves=waves, max_images=images, log=progress)
+        res = run_cosim(self.path, waves=waves, max_images=images, log=log, progress=progress)
         if images is None:  # a verdict over every golden image goes into the report
             from nbq.pipeline import record_cosim
 
             record_cosim(self.path, res)
         labels_ = self.labels[:res.images] if self.labels is not None else None
-        return SimRun(measure("cosim", self.path, res.passed, res.images, res.mismatches, labels_, None), res)
+        return SimRun(measure("cosim", self.path, res.passed, res.images, res.mismatches, labels_, res.outputs), res)
 
     def accuracy(self, x, y, images: int | None = None, cosim: bool = False) -> Accuracy:
         """Reference vs hardware (C-sim, or co-sim) top-1 on images x with labels y, and the bit-exact verdict;
@@ -274,7 +275,7 @@ class Project:
             write_report(self.path, data)
 
     def _use_test_data(self, images: int | None, test_data: TestDataArg, labels: str | Path | None, rtl: bool,
-                       progress: Progress | None, sim: str) -> None:
+                       log: Log | None, sim: str) -> None:
         if test_data is None:
             if images is not None:
                 raise NbqError(f"{sim} images=N (--images) takes the first N of the test data; give test_data "
@@ -292,7 +293,7 @@ class Project:
             raise NbqError(f"{self.path}: its model {s.model} is gone; compile again with `nbq compile "
                            "--test-data`")
         rebuilt = _compile(s.model, load_board(s.board), self.path, Settings(**{**s.as_json(), "rtl": s.rtl or rtl}),
-                           data, None, None, None, progress)
+                           data, None, None, None, log)
         self.settings, self.result = rebuilt.settings, rebuilt.result
 
 

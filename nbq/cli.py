@@ -68,7 +68,6 @@ def _layer_table(graph, title: str):
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.text import Text
 
     from nbq.board_catalog import load_board
@@ -84,23 +83,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
         raise NbqError("--labels goes with --test-data X.npy (the images they label)")
     quantize = _quantize_options(args)
     from nbq import api
+    from nbq.console import spinner
 
     console = _console()
     start = time.perf_counter()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
-                  console=console, transient=True, disable=args.quiet) as progress:
-        task = progress.add_task("starting", total=None)
-
-        def step(msg: str) -> None:  # messages hold layer and board names: never markup
-            progress.update(task, description=visible(msg))
-            if not args.quiet:
-                console.log(visible(msg), markup=False)
-
+    # live on a terminal only: in a log the result lines below say it all, and a failure stays one line
+    with spinner(f"compiling {Path(args.model).name} for {board.name}", enabled=_live(args)) as status:
         project = api.compile(args.model, board, args.output, engine=args.engine, fps=args.fps,
                               budget=parse_budget(args.budget), rtl=args.rtl or args.cosim, folding=args.folding,
                               test_data=args.test_data, labels=args.labels, images=args.images,
                               test_input=args.test_input, max_memory=_max_memory(args), quantize=quantize,
-                              progress=step)
+                              log=_step_log(console, status, args))
     result = project.result
     elapsed = time.perf_counter() - start
     if not args.quiet:
@@ -119,11 +112,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
                   f"{perf.clock_mhz:g} MHz; {_usage_line(result.fit)} (estimate; report.html)")
     status = EXIT_OK
     if args.csim:
-        with console.status("C-simulating (g++)"):
-            status = max(status, _report_csim(console, project.csim()))
+        status = max(status, _report_csim(console, _csim_run(console, project, None, None, None, args)))
     if args.cosim:
-        status = max(status, _cosim_run(console, project, None, None, None, False))
+        status = max(status, _cosim_run(console, project, None, None, None, False, args))
     return status
+
+
+def _live(args: argparse.Namespace) -> bool:
+    """A live status line: not with --quiet, and only on a terminal's stderr."""
+    from nbq.console import stderr_console
+
+    return not getattr(args, "quiet", False) and stderr_console().is_terminal
+
+
+def _step_log(console, status, args: argparse.Namespace):
+    """log(msg) for a long step: the live status line shows it; -v also prints it (names are never markup)."""
+    def log(msg: str) -> None:
+        status.update(msg)
+        if getattr(args, "verbose", False) and not getattr(args, "quiet", False):
+            console.log(visible(msg), markup=False)
+
+    return log
 
 
 def _print_files(console, files: list[str], out: str, verbose: bool) -> None:
@@ -254,11 +263,42 @@ def _report_cosim(console, run) -> int:
     return EXIT_OK if res.passed else EXIT_FAIL
 
 
-def _cosim_run(console, project, images, test_data, labels, waves: bool) -> int:
-    with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
-        run = project.cosim(images, test_data, labels, waves=waves,
-                            progress=lambda msg: (status.update(cell(msg)), console.log(visible(msg), markup=False)))
+class _SimDisplay:
+    """One live line for a simulation: the image count as a bar, the current step (build, run) beside it."""
+
+    def __init__(self, console, advance, args: argparse.Namespace):
+        from nbq.console import stderr_console
+
+        self.console, self.advance, self.args = console, advance, args
+        self.done, self.total = 0, None
+        self.live = stderr_console().is_terminal  # a log gets the count's lines only, not every step
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        self.advance(done, total)
+
+    def log(self, msg: str) -> None:
+        if self.live:
+            self.advance(self.done, self.total, note=msg)
+        if getattr(self.args, "verbose", False) and not getattr(self.args, "quiet", False):
+            self.console.log(visible(msg), markup=False)
+
+
+def _cosim_run(console, project, images, test_data, labels, waves: bool, args: argparse.Namespace) -> int:
+    from nbq.console import progress_bar
+
+    with progress_bar("co-simulation", unit="image", enabled=not getattr(args, "quiet", False)) as advance:
+        shown = _SimDisplay(console, advance, args)
+        run = project.cosim(images, test_data, labels, waves=waves, log=shown.log, progress=shown.progress)
     return _report_cosim(console, run)
+
+
+def _csim_run(console, project, images, test_data, labels, args: argparse.Namespace):
+    from nbq.console import progress_bar
+
+    with progress_bar("C-simulation", unit="image", enabled=not getattr(args, "quiet", False)) as advance:
+        shown = _SimDisplay(console, advance, args)
+        return project.csim(images, test_data, labels, log=shown.log, progress=shown.progress)
 
 
 def _sim_data_args(args: argparse.Namespace) -> None:
@@ -278,7 +318,7 @@ def cmd_cosim(args: argparse.Namespace) -> int:
         images = WAVES_DEFAULT_IMAGES  # a VCD of every signal grows ~7 MB per image of the demo model
     if images is not None and images < 1:
         raise NbqError(f"--images must be at least 1, got {images}")
-    return _cosim_run(_console(), project, images, args.test_data, args.labels, args.waves)
+    return _cosim_run(_console(), project, images, args.test_data, args.labels, args.waves, args)
 
 
 def cmd_csim(args: argparse.Namespace) -> int:
@@ -287,9 +327,7 @@ def cmd_csim(args: argparse.Namespace) -> int:
     _sim_data_args(args)
     project = api.open_project(args.project)
     console = _console()
-    with console.status("C-simulating (g++)"):
-        run = project.csim(args.images, args.test_data, args.labels)
-    return _report_csim(console, run)
+    return _report_csim(console, _csim_run(console, project, args.images, args.test_data, args.labels, args))
 
 
 # ---------------------------------------------------------------- quantize

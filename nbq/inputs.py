@@ -54,13 +54,19 @@ def _path(path: str | Path) -> Path:
     return Path(path)
 
 
+def _wanted(path: Path) -> str:
+    """What the user should pass instead, in the file's own kind (a labelled .npz, or a .npy)."""
+    return ("pass a .npz with arrays x and y (numpy.savez)" if path.suffix.lower() == ".npz"
+            else "pass a .npy file written by numpy.save")
+
+
 def _open(path: Path):
     if path.is_dir():
-        raise _fail(path, "is a directory; pass a .npy file written by numpy.save")
+        raise _fail(path, f"is a directory; {_wanted(path)}")
     if not path.exists():
-        raise _fail(path, "no such file; pass a .npy file written by numpy.save")
+        raise _fail(path, f"no such file; {_wanted(path)}")
     if not path.is_file():  # a FIFO or a device could block or never end
-        raise _fail(path, "is not a regular file; pass a .npy file written by numpy.save")
+        raise _fail(path, f"is not a regular file; {_wanted(path)}")
     try:
         return open(path, "rb")  # noqa: SIM115 - the caller closes it
     except OSError as exc:

@@ -86,6 +86,9 @@ def test_demo_cnn_cosim(tmp_path):
     assert result.frames_per_s == pytest.approx(200e6 / result.cycles_per_image)
     manifest = json.loads((tmp_path / "rtl" / MANIFEST).read_text())
     assert {la["engine"] for la in manifest["layers"]} == {"svpe"}
+    # the integers the RTL delivered (what co-sim accuracy is computed from) are the golden outputs
+    golden = np.load(tmp_path / "rtl" / manifest["golden"]["outputs"])
+    np.testing.assert_array_equal(result.outputs, to_stream(golden, manifest["output"]).reshape(len(golden), -1))
 
 
 @pytest.mark.slow

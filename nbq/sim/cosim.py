@@ -60,6 +60,9 @@ class CosimResult:
     build_seconds: float = 0.0  # wall time of the Verilator build (or of finding it cached)
     stress_bubbles: int = 0  # stress phase: cycles an input beat waited with valid held low
     stress_stalls: int = 0  # stress phase: cycles an output beat waited with ready held low
+    # the throughput phase's output integers, (images, values) in stream order as golden.dat; None when the RTL
+    # did not deliver every beat (a timeout): accuracy is then unknown, never guessed
+    outputs: np.ndarray | None = field(default=None, repr=False)
 
     def summary(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
@@ -267,9 +270,12 @@ def run_cosim(project_dir: Path, waves: bool = False, stress: bool = True, max_i
     notes: list[str] = []
     bad = 0
     sim_cycles = 0
+    outputs = None
     beats = _read_beats(out_file, len(phases))
     for phase, count, (words, _) in zip(res["phases"], [n, k], beats, strict=False):
         got, lasts = decode_words(words, outs)
+        if phase is res["phases"][0] and got.shape[0] == n * outs["beats"]:
+            outputs = got.reshape(n, -1)
         bad += _compare(got, lasts, y_beats[:count], outs, phase["name"], notes)
         if phase["timeout"]:
             notes.append(f"{phase['name']}: timed out after {phase['cycles']:,} cycles "
@@ -291,5 +297,5 @@ def run_cosim(project_dir: Path, waves: bool = False, stress: bool = True, max_i
         pe_utilization=total_util, layer_utilization=util, clock_mhz=clock_mhz, sim_cycles=sim_cycles,
         seconds=time.perf_counter() - start, sim_seconds=float(res["wall_s"]), built=built,
         waves=(run_dir / "dump.vcd") if waves else None, first_mismatches=notes, build_seconds=build_s,
-        stress_bubbles=int(sp["bubbles"]), stress_stalls=int(sp["stalls"]),
+        stress_bubbles=int(sp["bubbles"]), stress_stalls=int(sp["stalls"]), outputs=outputs,
     )  # fmt: skip
