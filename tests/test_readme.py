@@ -23,6 +23,7 @@ MARKER = "<!-- usage:"
 # what each command must print (a regex searched in stdout); the first matching rule wins
 KEY_LINES = [
     ("nbq train", r"digits_cnn \(po2\) on digits: test accuracy [\d.]+% in [\d.]+s -> model\.onnx"),
+    ("--test-data", r"C-sim: \d+ images, bit-exact \(0 mismatches\); top-1 hardware ([\d.]+) % = reference \1 %"),
     ("--csim", r"C-simulation: PASS — \d+ images bit-exact"),
     ("--cosim", r"RTL co-simulation: PASS"),
     ("nbq compile", r"compiled \d+ layers, [\d,]+ weights .* files in out/? for \S+"),
