@@ -44,7 +44,7 @@ MODEL = ROOT / "examples" / "digits_po2_cnn.onnx"
 _TIME = re.compile(r"NBQ-CSIM-TIME core_s=([\d.]+) wrapper_s=([\d.]+)")
 NETWORKS = [  # (key, label, nbq.modelgen function, width, images)
     ("cifar_1_8", "n-BQ-NN CIFAR (Table I), width 1/8", "paper_cifar_po2", 0.125, 8),
-    ("cifar_1_4", "n-BQ-NN CIFAR (Table I), width 1/4", "paper_cifar_po2", 0.25, 4),
+    ("cifar_1_4", "n-BQ-NN CIFAR (Table I), width 1/4", "paper_cifar_po2", 0.25, 2),
     ("nin_bcnn_1_8", "complex NIN-like BCNN, width 1/8", "bcnn_nin", 0.125, 8),
 ]
 

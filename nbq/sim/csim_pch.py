@@ -8,7 +8,8 @@ The include guards then skip the project's copy.  If g++ finds the .gch unusable
 header text instead, which is the same text, so the result never depends on the cache.
 
 Cache: <objcache dir>/csim-pch (nbq.sim.objcache.cache_dir()); NBQ_CSIM_PCH=off or
-NBQ_OBJCACHE_DIR=off builds without it.
+NBQ_OBJCACHE_DIR=off builds without it.  Not used for -Werror builds (nbq.sim.csim: g++ 12 drops the
+header's `#pragma GCC diagnostic` regions when it loads a .gch).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Pch:
     built: bool  # True when this call compiled the header
     seconds: float
     log: str
+
+
+NO_PCH = Pch([], False, 0.0, "")
 
 
 def enabled() -> bool:
