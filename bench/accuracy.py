@@ -50,7 +50,7 @@ def reference_matches(model, x: np.ndarray, tmp: Path, complex_model: bool) -> s
     """Export, compile with nbq and compare the reference executor's integers with torch."""
     try:
         from nbq import reference
-        from nbq.compile import lower
+        from nbq.pipeline import lower
     except ImportError:
         return "n/a"
     path = export(model, torch.from_numpy(x[:1]), tmp, complex_form="block" if complex_model else "four_convs")

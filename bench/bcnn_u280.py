@@ -25,9 +25,9 @@ import onnx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nbq.boards import load_board  # noqa: E402
-from nbq.compile import design  # noqa: E402
+from nbq.board_catalog import load_board  # noqa: E402
 from nbq.modelgen import bcnn_nin, cnv_binary  # noqa: E402
+from nbq.pipeline import design  # noqa: E402
 from nbq.plan.budget import board_budget  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"

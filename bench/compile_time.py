@@ -25,9 +25,9 @@ import onnx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nbq.boards import load_board  # noqa: E402
-from nbq.compile import compile_model  # noqa: E402
+from nbq.board_catalog import load_board  # noqa: E402
 from nbq.modelgen import resnet18_po2  # noqa: E402
+from nbq.pipeline import compile_model  # noqa: E402
 
 TARGET_SECONDS = 10.0
 

@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from nbq import reference  # noqa: E402
 from nbq.backends.rtl.project import write_rtl_project  # noqa: E402
-from nbq.boards import load_board  # noqa: E402
-from nbq.compile import adversarial_inputs, lower  # noqa: E402
+from nbq.board_catalog import load_board  # noqa: E402
 from nbq.passes.folding import choose_folding  # noqa: E402
+from nbq.pipeline import adversarial_inputs, lower  # noqa: E402
 from nbq.plan import plan_graph  # noqa: E402
 from nbq.sim.cosim import run_cosim  # noqa: E402
 

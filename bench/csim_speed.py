@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nbq import reference  # noqa: E402
-from nbq.boards import load_board  # noqa: E402
-from nbq.compile import compile_model  # noqa: E402
+from nbq.board_catalog import load_board  # noqa: E402
+from nbq.pipeline import compile_model  # noqa: E402
 from nbq.sim.csim import BUILD_DIR, run_csim  # noqa: E402
 
 MODEL = ROOT / "examples" / "digits_po2_cnn.onnx"

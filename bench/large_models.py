@@ -26,9 +26,9 @@ import onnx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nbq.boards import load_board  # noqa: E402
-from nbq.compile import compile_model  # noqa: E402
+from nbq.board_catalog import load_board  # noqa: E402
 from nbq.modelgen import GraphBuilder, build  # noqa: E402
+from nbq.pipeline import compile_model  # noqa: E402
 
 N_BITS = 4  # po2-4b: sign + 3-bit magnitude code
 ACT_BITS = 4

@@ -22,9 +22,9 @@ import onnx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nbq.boards import load_board  # noqa: E402
-from nbq.compile import lower  # noqa: E402
+from nbq.board_catalog import load_board  # noqa: E402
 from nbq.modelgen import paper_cifar_po2, resnet18_po2  # noqa: E402
+from nbq.pipeline import lower  # noqa: E402
 from nbq.plan import plan_hardware  # noqa: E402
 from nbq.plan.report import rom_table  # noqa: E402
 

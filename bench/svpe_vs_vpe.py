@@ -34,10 +34,10 @@ import onnx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nbq.boards import load_board  # noqa: E402
-from nbq.compile import compile_model, design  # noqa: E402
+from nbq.board_catalog import load_board  # noqa: E402
 from nbq.errors import NbqError  # noqa: E402
 from nbq.modelgen import alexnet_conv_po2, paper_cifar_po2  # noqa: E402
+from nbq.pipeline import compile_model, design  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PAPER = {"svpe_gops": 957.4, "vpe_gops": 332.2, "ratio": 2.9}

@@ -85,7 +85,7 @@ def memory_rows(batch: int) -> list[dict]:
 def reference_matches(model, x: np.ndarray, tmp: Path) -> str:
     """Export, compile with nbq and compare the reference executor's integers with torch."""
     from nbq import reference
-    from nbq.compile import lower
+    from nbq.pipeline import lower
 
     path = export(model, torch.from_numpy(x[:1]), tmp)
     graph = lower(path)

@@ -24,10 +24,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from nbq.boards import load_board  # noqa: E402
+from nbq.board_catalog import load_board  # noqa: E402
 from nbq.compare import run_onnxruntime  # noqa: E402
-from nbq.compile import compile_model  # noqa: E402
 from nbq.errors import NbqError  # noqa: E402
+from nbq.pipeline import compile_model  # noqa: E402
 from nbq.sim.csim import read_csim_outputs  # noqa: E402
 
 MODEL = HERE / "digits_po2_cnn.onnx"

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from nbq.backends.hls.flow import tool_hint
@@ -94,12 +94,23 @@ def check_target(project_dir: Path, target: str, env: Mapping[str, str] | None =
     return targets[target]
 
 
-def build_target(project_dir: Path, target: str, env: Mapping[str, str] | None = None) -> int:
-    """Run `make TARGET` in the project, its output streaming to ours; return make's exit code."""
+def build_target(project_dir: Path, target: str, env: Mapping[str, str] | None = None,
+                 echo: Callable[[str], None] | None = None) -> int:
+    """Run `make TARGET` in the project and return make's exit code.
+
+    make's output (stdout and stderr) streams to ours, or line by line to `echo` when given (so a spinner can
+    print it above itself).
+    """
     env = dict(os.environ if env is None else env)
     project_dir = Path(project_dir)
     check_target(project_dir, target, env)
     # PYTHON: the interpreter running nbq has hls4ml, whose ap_int.h the csim target compiles against
     command = ["make", "--no-print-directory", "-C", str(project_dir), target, f"PYTHON={sys.executable}"]
     sys.stdout.flush()
-    return subprocess.run(command, env=env).returncode
+    if echo is None:
+        return subprocess.run(command, env=env).returncode
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace", bufsize=1) as proc:
+        for line in proc.stdout:
+            echo(line.rstrip("\n"))
+    return proc.returncode

@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 from nbq.console import cell, error_line, shown, visible
+from nbq.distribution import __version__, install_hint
 from nbq.errors import NbqError, ToolFailure
 from nbq.plan.budget import parse_budget
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose pipe closed
 WAVES_DEFAULT_IMAGES = 8
 
 
@@ -29,7 +31,7 @@ def _console():
 def cmd_boards(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from nbq.boards import known_boards
+    from nbq.board_catalog import known_boards
 
     table = Table(title="Boards (boards/*.yaml; --board also takes a path to a YAML file)")
     for col in ("name", "part", "platform", "clock", "flow", "LUT", "FF", "DSP", "BRAM36", "URAM"):
@@ -51,33 +53,38 @@ def _layer_table(graph, title: str):
     from nbq import ir
 
     table = Table(title=cell(title, 2 * 60))
-    for col in ("layer", "op", "input", "output", "weights", "weight bits", "out type"):
-        table.add_column(col)
+    for col in ("layer", "op", "input", "output", "weight format", "weight count", "weight bits total", "out type"):
+        table.add_column(col, justify="right" if col in ("weight count", "weight bits total") else "left")
     for layer in graph.layers:
         src, dst = graph.tensors[layer.inputs[0]], graph.tensors[layer.output]
         if isinstance(layer, ir.Conv | ir.Dense):
-            wfmt, wbits = layer.weights.format_str, f"{layer.weights.ints.size * layer.weights.bits:,}"
+            w = layer.weights
+            weight_cells = (w.format_str, f"{w.ints.size:,}", f"{w.ints.size * w.bits:,}")
         else:
-            wfmt, wbits = "", ""
+            weight_cells = ("", "", "")
         table.add_row(cell(layer.name), layer.op, "×".join(map(str, src.shape)), "×".join(map(str, dst.shape)),
-                      wfmt, wbits, dst.type_str())
+                      *weight_cells, dst.type_str())
     return table
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from rich.table import Table
     from rich.text import Text
 
-    from nbq.boards import load_board
+    from nbq.board_catalog import load_board
 
     board = load_board(args.board)  # before the compiler's (slow) imports: a bad board fails at once
     if args.test_input is not None:  # the header now, so a bad file fails before seconds of compiling; its data later
         from nbq.inputs import check_file
 
+        if args.test_data is not None:
+            raise NbqError("--test-input and --test-data both give golden images; pass one (--test-data has labels)")
         check_file(args.test_input)
+    if args.labels is not None and args.test_data is None:
+        raise NbqError("--labels goes with --test-data X.npy (the images they label)")
     quantize = _quantize_options(args)
-    from nbq.compile import compile_model
+    from nbq import api
+
     console = _console()
     start = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
@@ -89,18 +96,16 @@ def cmd_compile(args: argparse.Namespace) -> int:
             if not args.quiet:
                 console.log(visible(msg), markup=False)
 
-        result = compile_model(args.model, board, args.output, test_inputs=args.test_input, csim=args.csim,
-                               progress=step, engine=args.engine, rtl=args.rtl, cosim=args.cosim,
-                               fps=args.fps, budget=parse_budget(args.budget), folding=args.folding,
-                               max_memory=_max_memory(args), quantize=quantize)
+        project = api.compile(args.model, board, args.output, engine=args.engine, fps=args.fps,
+                              budget=parse_budget(args.budget), rtl=args.rtl or args.cosim, folding=args.folding,
+                              test_data=args.test_data, labels=args.labels, images=args.images,
+                              test_input=args.test_input, max_memory=_max_memory(args), quantize=quantize,
+                              progress=step)
+    result = project.result
     elapsed = time.perf_counter() - start
     if not args.quiet:
         console.print(_layer_table(result.graph, f"{Path(args.model).name} → {board.name}"))
-        files = Table(title=cell(f"Generated project: {args.output}", 2 * 60))
-        files.add_column("file")
-        for f in result.files:
-            files.add_row(cell(f, 2 * 60))
-        console.print(files)
+        _print_files(console, result.files, args.output, args.verbose)
     g = result.graph
     for note in [] if args.quiet else g.meta.get("import_notes", []):
         console.print(f"note: {visible(note)}", markup=False)
@@ -113,11 +118,29 @@ def cmd_compile(args: argparse.Namespace) -> int:
     console.print(f"design: {perf.ii_cycles:,} cycles/image, {perf.frames_per_s:,.0f} frames/s at "
                   f"{perf.clock_mhz:g} MHz; {_usage_line(result.fit)} (estimate; report.html)")
     status = EXIT_OK
-    if result.csim is not None:
-        status = max(status, _report_csim(console, result.csim))
-    if result.cosim is not None:
-        status = max(status, _report_cosim(console, result.cosim))
+    if args.csim:
+        with console.status("C-simulating (g++)"):
+            status = max(status, _report_csim(console, project.csim()))
+    if args.cosim:
+        status = max(status, _cosim_run(console, project, None, None, None, False))
     return status
+
+
+def _print_files(console, files: list[str], out: str, verbose: bool) -> None:
+    """The generated files: the whole list with --verbose, else one line saying what the folder holds."""
+    from rich.table import Table
+
+    if verbose:
+        table = Table(title=cell(f"Generated project: {out}", 2 * 60))
+        table.add_column("file")
+        for f in files:
+            table.add_row(cell(f, 2 * 60))
+        console.print(table)
+        return
+    parts = ["HLS project", *(["RTL network (rtl/)"] if any(str(f).startswith("rtl/") for f in files) else []),
+             "report.html"]
+    console.print(f"wrote {len(files)} files to {visible(out)}: {', '.join(parts)} (`nbq -v compile ...` lists them)",
+                  markup=False)
 
 
 def _usage_line(fit) -> str:
@@ -131,16 +154,14 @@ def _usage_line(fit) -> str:
 def cmd_estimate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from nbq.boards import load_board
+    from nbq.board_catalog import load_board
 
     board = load_board(args.board)  # before the compiler's (slow) imports: a bad board fails at once
-    from nbq.compile import design
-    from nbq.estimate.report import report_data
+    from nbq import api
 
     quantize = _quantize_options(args)
-    fit = design(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding,
-                 max_memory=_max_memory(args), quantize=quantize)
-    data = report_data(fit, Path(args.model).name)
+    data = api.estimate(args.model, board, args.engine, args.fps, parse_budget(args.budget), args.folding,
+                        max_memory=_max_memory(args), quantize=quantize).data
     if args.json:
         print(json.dumps(data, indent=1, sort_keys=True))
         return EXIT_OK
@@ -174,8 +195,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from nbq.estimate.report import read_report, write_report
-    from nbq.estimate.vendor import vendor_reports
+    from nbq.estimation.report import read_report, write_report
+    from nbq.estimation.vendor import vendor_reports
 
     out = Path(args.project)
     data = read_report(out)
@@ -199,20 +220,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report_csim(console, res) -> int:
+def _report_csim(console, run) -> int:
+    """Print a C-simulation's verdict (and, with labelled golden images, the accuracy line); its exit code."""
+    res = run.result
     if res.passed:
         console.print(f"[green]C-simulation: PASS[/green] — {res.images} images bit-exact against the reference "
                       f"({res.seconds:.1f} s)")
-        return EXIT_OK
-    console.print(f"[red]C-simulation: FAIL[/red] — {res.mismatches} mismatching values over {res.images} images")
-    for problem in res.problems:
-        console.print(f"  {visible(problem)}", markup=False)
-    for line in res.first_mismatches[:20]:
-        console.print(f"  {visible(line)}", markup=False)
-    return EXIT_FAIL
+    else:
+        console.print(f"[red]C-simulation: FAIL[/red] — {res.mismatches} mismatching values over {res.images} images")
+        for problem in res.problems:
+            console.print(f"  {visible(problem)}", markup=False)
+        for line in res.first_mismatches[:20]:
+            console.print(f"  {visible(line)}", markup=False)
+    _accuracy_line(console, run)
+    return EXIT_OK if res.passed else EXIT_FAIL
 
 
-def _report_cosim(console, res) -> int:
+def _accuracy_line(console, run) -> None:
+    if run.accuracy.reference_top1 is not None:
+        console.print(visible(run.line()), markup=False)
+
+
+def _report_cosim(console, run) -> int:
+    res = run.result
     color = "green" if res.passed else "red"
     console.print(f"[{color}]RTL co-simulation: {shown(res.summary(), 1000)}[/{color}]")
     if res.waves is not None and Path(res.waves).is_file():
@@ -220,42 +250,46 @@ def _report_cosim(console, res) -> int:
                       markup=False)
     for line in getattr(res, "first_mismatches", [])[:20]:
         console.print(f"  {visible(line)}", markup=False)
+    _accuracy_line(console, run)
     return EXIT_OK if res.passed else EXIT_FAIL
 
 
-def cmd_cosim(args: argparse.Namespace) -> int:
-    from nbq.sim.cosim import run_cosim
+def _cosim_run(console, project, images, test_data, labels, waves: bool) -> int:
+    with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
+        run = project.cosim(images, test_data, labels, waves=waves,
+                            progress=lambda msg: (status.update(cell(msg)), console.log(visible(msg), markup=False)))
+    return _report_cosim(console, run)
 
-    out = Path(args.project)
-    if not (out / "rtl").is_dir():
-        raise NbqError(f"{out}: no RTL in this project; run `nbq compile ... --rtl` first")
-    console = _console()
+
+def _sim_data_args(args: argparse.Namespace) -> None:
+    if args.labels is not None and args.test_data is None:
+        raise NbqError("--labels goes with --test-data X.npy (the images they label)")
+
+
+def cmd_cosim(args: argparse.Namespace) -> int:
+    from nbq import api
+
+    _sim_data_args(args)
+    project = api.open_project(args.project)
+    if args.test_data is None and not (project.path / "rtl").is_dir():
+        raise NbqError(f"{project.path}: no RTL in this project; run `nbq compile ... --rtl` first")
     images = args.images
     if args.waves and images is None:
         images = WAVES_DEFAULT_IMAGES  # a VCD of every signal grows ~7 MB per image of the demo model
     if images is not None and images < 1:
         raise NbqError(f"--images must be at least 1, got {images}")
-    with console.status("co-simulating the RTL (cocotb + Verilator)") as status:
-        result = run_cosim(out, waves=args.waves, max_images=images,
-                           progress=lambda msg: (status.update(cell(msg)), console.log(visible(msg), markup=False)))
-    if images is None:  # a verdict over every golden image goes into the report
-        from nbq.compile import record_cosim
-
-        record_cosim(out, result)
-    return _report_cosim(console, result)
+    return _cosim_run(_console(), project, images, args.test_data, args.labels, args.waves)
 
 
 def cmd_csim(args: argparse.Namespace) -> int:
-    from nbq.sim.csim import check_built, run_csim
+    from nbq import api
 
-    out = Path(args.project)
-    if not (out / "nbq_project.json").is_file():
-        raise NbqError(f"{out}: not an nbq project (no nbq_project.json); run `nbq compile` first")
-    from nbq.compile import record_csim
-
-    res = check_built(run_csim(out), out)
-    record_csim(out, res)
-    return _report_csim(_console(), res)
+    _sim_data_args(args)
+    project = api.open_project(args.project)
+    console = _console()
+    with console.status("C-simulating (g++)"):
+        run = project.csim(args.images, args.test_data, args.labels)
+    return _report_csim(console, run)
 
 
 # ---------------------------------------------------------------- quantize
@@ -323,9 +357,14 @@ def _add_quantize_options(p: argparse.ArgumentParser, flag: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from nbq.build import build_target
+    from nbq.build import build_target, check_target
+    from nbq.console import spinner
 
-    code = build_target(Path(args.project), args.target)
+    check_target(Path(args.project), args.target)  # a missing tool is the one error line, before any spinner
+    with spinner(f"make {args.target} in {args.project}") as status:
+        code = build_target(Path(args.project), args.target, echo=status.echo)
+        if code != 0:
+            status.outcome = f"failed (exit code {code})"
     if code != 0:
         print(f"nbq: make {args.target} failed (exit code {code})", file=sys.stderr)
     return EXIT_OK if code == 0 else EXIT_FAIL
@@ -335,20 +374,27 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from nbq.compare import compare_with_onnxruntime
     from nbq.inputs import check_file
+    from nbq.run_summary import summarize
 
-    check_file(args.input)  # the header before the model is lowered; the shape once the model is known
+    check_file(args.input)  # the headers before the model is lowered; the shapes once the model is known
+    if args.labels is not None:
+        check_file(args.labels)
     report = compare_with_onnxruntime(args.model, args.input, max_memory=_max_memory(args))
+    labels = None
+    if args.labels is not None:
+        from nbq.quantize.evaluate import load_labels
+
+        labels = load_labels(args.labels, next(iter(report.outputs_int.values())).shape[0])
+    summary = summarize(report, labels)
+    if args.json:
+        print(json.dumps(_run_json(report, summary, args.verbose), indent=1))
+        return EXIT_OK if report.agrees else EXIT_FAIL
     console = _console()
-    np.set_printoptions(linewidth=120, threshold=200)
-    for name, values in report.outputs_int.items():
-        scale = report.scales[name]
-        console.print(f"[bold]{shown(name)}[/bold] integers (scale {scale:g}), shape {values.shape}:")
-        console.print(str(values), markup=False)
-        console.print(f"  argmax: {values.reshape(values.shape[0], -1).argmax(axis=1).tolist()}", markup=False)
+    if args.verbose:
+        _print_predictions(console, report)
+    _print_run_summary(console, report, summary, Path(args.model).name)
     if report.float64_steps is None:
         verdict = "[green]within one step[/green]" if report.agrees else "[red]MORE than one step[/red]"
         console.print(f"{report.executor} (float graph) vs nbq reference: largest deviation {report.max_steps:.3f} "
@@ -370,6 +416,49 @@ def cmd_run(args: argparse.Namespace) -> int:
                       f"{report.max_steps:.3f} steps; from a float64 evaluation: {report.float64_steps:.3f} steps "
                       f"— {why}")
     return EXIT_OK if report.agrees else EXIT_FAIL
+
+
+def _print_predictions(console, report) -> None:
+    """--verbose: every output's integers and argmax per image."""
+    import numpy as np
+
+    np.set_printoptions(linewidth=120, threshold=200)
+    for name, values in report.outputs_int.items():
+        scale = report.scales[name]
+        console.print(f"[bold]{shown(name)}[/bold] integers (scale {scale:g}), shape {values.shape}:")
+        console.print(str(values), markup=False)
+        console.print(f"  argmax: {values.reshape(values.shape[0], -1).argmax(axis=1).tolist()}", markup=False)
+
+
+def _print_run_summary(console, report, summary, model: str) -> None:
+    n = summary.images
+    console.print(f"{visible(model)}: {n:,} image{'s' if n != 1 else ''}, nbq reference integers vs "
+                  f"{report.executor} (output {visible(summary.output)})", markup=False)
+    others = n - summary.agree
+    ties = f"; {summary.ties} of the other {others} are ties in the reference" if summary.ties else ""
+    console.print(f"  argmax agreement: {summary.agree:,}/{n:,} images ({100 * summary.agreement:.2f} %){ties}",
+                  markup=False)
+    if summary.reference_top1 is not None:
+        console.print(f"  top-1 vs --labels: reference {100 * summary.reference_top1:.2f} %, "
+                      f"{report.executor} {100 * summary.ort_top1:.2f} %", markup=False)
+    shown_worst = [w for w in summary.worst if w.steps > 0 or w.reference_class != w.ort_class]
+    if shown_worst:
+        console.print("  worst images: " + ", ".join(
+            f"#{w.index} {w.steps:.3f} steps (class {w.reference_class} vs {w.ort_class})" for w in shown_worst)
+            + ("" if n <= len(shown_worst) else "; all of them: --verbose or --json"), markup=False)
+
+
+def _run_json(report, summary, verbose: bool) -> dict:
+    from nbq.run_summary import per_image
+
+    data = {"executor": report.executor, "agrees": bool(report.agrees), "summary": summary.as_dict(),
+            "float64_steps": report.float64_steps, "bias_steps": report.bias_steps,
+            "images": [{"index": r.index, "steps": r.steps, "reference_class": r.reference_class,
+                        "ort_class": r.ort_class} for r in per_image(report)]}
+    if verbose:
+        data["outputs"] = {name: {"scale": report.scales[name], "integers": values.tolist()}
+                           for name, values in report.outputs_int.items()}
+    return data
 
 
 # -------------------------------------------------------------------- main
@@ -398,6 +487,16 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
     _add_memory_option(p)
 
 
+def _add_test_data_options(p: argparse.ArgumentParser, what: str, images: bool = True) -> None:
+    p.add_argument("--test-data", metavar="X.npz",
+                   help=f"labelled images ({what}): a .npz with arrays x (images as the model takes them) and "
+                        "y (integer labels), as `nbq train` writes beside its ONNX (NAME_test.npz), or a .npy of "
+                        "images with --labels; prints the hardware's top-1 beside the reference's")
+    p.add_argument("--labels", metavar="Y.npy", help="integer labels (N,) of a .npy --test-data")
+    if images:
+        p.add_argument("--images", type=int, metavar="N", help="only the first N images of --test-data [all]")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with nbq's one-line error instead of the usage block (sub-commands inherit the class)."""
 
@@ -412,6 +511,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compile multiplier-free (power-of-two / binary) networks from ONNX into Vitis HLS "
         "projects for ZCU102 and U280, verified bit-exactly.",
     )
+    parser.add_argument("--version", action="version", version=f"nbq {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="say more: every file `nbq compile` writes, every prediction of `nbq run`")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -430,6 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images (N, ...) or one image for the testbench golden vectors, a .npy file; "
                         "integer / bool arrays are taken as floats; complex, NaN / inf, object or string arrays "
                         "are refused; at most 4096 images [random + adversarial]")
+    _add_test_data_options(p, "the golden vectors")
     _add_design_options(p)
     _add_quantize_options(p, "--quantize")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final summary line")
@@ -468,6 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("csim", help="C-simulate a generated project against its golden vectors",
                        description="Build the project's testbench with g++ and check it bit-exactly.")
     p.add_argument("project", help="folder written by `nbq compile`")
+    _add_test_data_options(p, "rebuild the project's golden vectors from")
     p.set_defaults(func=cmd_csim)
 
     p = sub.add_parser("cosim", help="co-simulate a project's RTL cycle by cycle (cocotb + Verilator)",
@@ -477,7 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--waves", action="store_true",
                    help=f"also dump every signal to OUT/rtl/sim_run/dump.vcd (first {WAVES_DEFAULT_IMAGES} images "
                         "unless --images says otherwise)")
-    p.add_argument("--images", type=int, metavar="N", help="co-simulate only the first N golden images [all]")
+    _add_test_data_options(p, "rebuild the project (with its RTL) around", images=False)
+    p.add_argument("--images", type=int, metavar="N",
+                   help="co-simulate only the first N golden images (of --test-data if given) [all]")
     p.set_defaults(func=cmd_cosim)
 
     p = sub.add_parser("build", help="run a project's Vitis/Vivado/XRT step (make TARGET), checking tools first",
@@ -496,6 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, metavar="X.npy",
                    help="images (N, ...) or one image, a .npy file; integer / bool arrays are taken as floats; "
                         "complex, NaN / inf, object or string arrays are refused; at most 4096 images")
+    p.add_argument("--labels", metavar="Y.npy", help="class labels of the images (N,): also report top-1 accuracy")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary and every image's deviation and classes as JSON (with -v also the "
+                        "output integers)")
     _add_memory_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -503,6 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_boards)
 
     _add_train(sub)
+    for command in sub.choices.values():  # -v after the command too; SUPPRESS keeps a -v given before it
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="say more (as `nbq -v COMMAND`)")
     return parser
 
 
@@ -510,9 +623,9 @@ def _add_train(sub) -> None:
     try:
         from nbq.nn.cli import add_train_arguments, run_train
     except ImportError:  # torch (the `train` extra) is not installed
-        p = sub.add_parser("train", help="train a network (needs the `train` extra: pip install nbq[train])")
+        p = sub.add_parser("train", help="train a network (needs the `train` extra: torch)")
         p.set_defaults(func=lambda _a: (_ for _ in ()).throw(
-            NbqError("training needs PyTorch: pip install 'nbq[train]' (torch==2.13.0 CPU)")))
+            NbqError(f"nbq train needs PyTorch (torch==2.13.0 CPU): {install_hint('train')}")))
         return
     p = sub.add_parser("train", help="train a power-of-two / binary network and export it to ONNX")
     add_train_arguments(p)
@@ -550,6 +663,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("nbq: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader left (`nbq run ... --json | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return EXIT_SIGPIPE
     except OSError as exc:
         if exc.filename is None:
             return _internal(exc)

@@ -10,9 +10,9 @@ import numpy as np
 
 from nbq import reference
 from nbq.bias_rounding import RoundedBias
-from nbq.compile import lower
 from nbq.errors import NbqError
 from nbq.frontend.qonnx_exec import has_qonnx_ops, run_qonnx
+from nbq.pipeline import lower
 
 
 @dataclass

@@ -67,7 +67,8 @@ def _open(path: Path):
         raise _fail(path, f"cannot be read ({exc.strerror}); check its permissions") from None
 
 
-def _parse_header(path: Path, fp) -> NpyHeader:
+def _parse_header(path: Path | str, fp, file_size: int | None = None) -> NpyHeader:
+    """The header of the .npy data in `fp` (a file, or an archive member of `file_size` bytes)."""
     start = fp.read(len(np.lib.format.MAGIC_PREFIX))
     if start.startswith(_ZIP_MAGIC):
         raise _fail(path, "is a .npz archive, not a .npy file; save the one image array with numpy.save")
@@ -88,8 +89,8 @@ def _parse_header(path: Path, fp) -> NpyHeader:
     if any(int(d) < 0 for d in shape):
         raise _fail(path, f"has a damaged .npy header (negative dimension in shape {tuple(shape)}); "
                     "save the images again with numpy.save")
-    return NpyHeader(tuple(int(d) for d in shape), np.dtype(dtype), bool(fortran_order), fp.tell(),
-                     os.fstat(fp.fileno()).st_size)
+    size = os.fstat(fp.fileno()).st_size if file_size is None else file_size
+    return NpyHeader(tuple(int(d) for d in shape), np.dtype(dtype), bool(fortran_order), fp.tell(), size)
 
 
 def _check_dtype(path: str | Path, dtype: np.dtype) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from nbq import ir, reference
 from nbq.backends.hls.project import core_code
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.plan import plan_graph
 from nbq.plan.build import live_layers
 from nbq.plan.layout import stream_layouts, to_stream

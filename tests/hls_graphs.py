@@ -333,7 +333,7 @@ def golden(graph: ir.Graph, n_random: int = 3, seed: int = 0) -> tuple[np.ndarra
 def write_and_csim(graph: ir.Graph, board_name: str, out_dir: Path, n_random: int = 3, **csim_kwargs):
     """Write the project with golden data from the reference, run C-simulation, return the result."""
     from nbq.backends.hls import write_hls_project
-    from nbq.boards import load_board
+    from nbq.board_catalog import load_board
     from nbq.sim.csim import run_csim
 
     x, y = golden(graph, n_random)

@@ -11,9 +11,9 @@ from nbq import reference
 from nbq.bias_rounding import with_rounded_biases
 from nbq.cli import main
 from nbq.compare import compare_with_onnxruntime
-from nbq.compile import lower
 from nbq.float64_eval import run_float64
 from nbq.modelgen import GraphBuilder, build
+from nbq.pipeline import lower
 
 HW = 8  # an 8x8 GlobalAveragePool: 64 output steps per accumulator step
 

@@ -35,7 +35,7 @@ def test_unknown_board_lists_known_ones(tmp_path, save_model, capsys):
 
 
 def test_board_from_yaml_path(tmp_path):
-    from nbq.boards import load_board
+    from nbq.board_catalog import load_board
 
     custom = tmp_path / "myboard.yaml"
     custom.write_text("name: my\npart: xc7z020clg400-1\nplatform: none\nclock_mhz: 100\nflow: vivado\n"
@@ -77,7 +77,7 @@ def test_bad_models_give_one_line_and_no_output(case, tmp_path):
 def test_run_reports_deviation_in_steps(tmp_path, save_model, capsys):
     path = save_model(random_cnn(3, n_bits=3))
     x = np.random.default_rng(0).uniform(-1, 1, size=(4, 1, 1, 1))
-    from nbq.compile import lower
+    from nbq.pipeline import lower
 
     shape = lower(path).tensors["input"].shape
     x = np.random.default_rng(0).uniform(-2, 2, size=(4,) + shape).astype(np.float32)
@@ -92,3 +92,68 @@ def test_run_bad_input_shape(tmp_path, save_model, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 5)))
     assert main(["run", str(path), "--input", str(tmp_path / "x.npy")]) == 2
     assert "the model takes" in capsys.readouterr().err
+
+
+def test_train_help_states_every_default():
+    import argparse
+
+    from nbq.nn.cli import add_train_arguments
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    options = [a for a in parser._actions if a.help is not argparse.SUPPRESS and a.dest != "help"]
+    assert len(options) >= 20
+    for action in options:  # the other commands' convention: the default in brackets at the end
+        assert action.help.rstrip().endswith("]"), action.option_strings
+    assert "[digits_cnn]" in parser.format_help() and "[30]" in parser.format_help()
+
+
+def test_verbose_before_or_after_the_command():
+    from nbq.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["-v", "boards"]).verbose is True
+    assert parser.parse_args(["boards", "--verbose"]).verbose is True
+    assert parser.parse_args(["boards"]).verbose is False
+    assert parser.parse_args(["--verbose", "run", "m.onnx", "--input", "x.npy"]).verbose is True
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"], ["--verbose"]])
+def test_compile_lists_files_only_when_verbose(tmp_path, save_model, capsys, verbose):
+    import json
+
+    path = save_model(random_cnn(2, n_bits=3))
+    out = tmp_path / "prj"
+    argv = ["compile", str(path), "-o", str(out)]
+    assert main(verbose[:1] + argv if verbose == ["-v"] else argv + verbose) == 0
+    stdout = capsys.readouterr().out
+    files = json.loads((out / "nbq_project.json").read_text())["files"]
+    listed = [f for f in files if f.startswith("firmware/weights/") and f in stdout]
+    if verbose:
+        assert "Generated project" in stdout and len(listed) >= 2
+    else:
+        assert "Generated project" not in stdout and not listed
+        assert f"wrote {len(files)} files to {out}: HLS project, report.html" in stdout
+    assert "cli.py:" not in stdout  # log lines carry the time, not a source location
+
+
+def test_layer_table_columns_say_what_they_hold(save_model):
+    import io
+
+    from rich.console import Console
+
+    from nbq.cli import _layer_table
+    from nbq.pipeline import lower
+
+    graph = lower(save_model(random_cnn(2, n_bits=3)))
+    buf = io.StringIO()
+    Console(file=buf, width=250).print(_layer_table(graph, "t"))
+    text = buf.getvalue()
+    assert "weight format" in text and "weight count" in text and "weight bits total" in text
+    assert " weights " not in text and "│ weight bits │" not in text
+    for layer in graph.layers:
+        if hasattr(layer, "weights") and layer.weights is not None:
+            w = layer.weights
+            row = next(line for line in text.splitlines() if f" {layer.name} " in line)
+            cells = [c.strip() for c in row.split("│")]
+            assert w.format_str in cells and f"{w.ints.size:,}" in cells and f"{w.ints.size * w.bits:,}" in cells

@@ -10,9 +10,9 @@ from netgen import random_cnn
 from nbq import reference
 from nbq.cli import main
 from nbq.compare import compare_with_onnxruntime, run_onnxruntime
-from nbq.compile import lower
 from nbq.float64_eval import run_float64
 from nbq.modelgen import GraphBuilder, build
+from nbq.pipeline import lower
 
 BIAS = 2.0**26  # float32 spacing 8 there: every smaller term added to it rounds
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from netgen import random_cnn
 
-from nbq.boards import load_board
-from nbq.compile import compile_model
+from nbq.board_catalog import load_board
+from nbq.pipeline import compile_model
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -6,10 +6,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from nbq import reference
-from nbq.compile import lower
 from nbq.errors import NbqError
 from nbq.frontend.complex_fusion import fuse_complex_convs
 from nbq.passes.folding import is_complex_conv
+from nbq.pipeline import lower
 
 C, O, H = 3, 4, 6  # complex input / output channels, image size
 

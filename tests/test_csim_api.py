@@ -9,7 +9,7 @@ import pytest
 from hls_graphs import golden, mlp_binary
 
 from nbq.backends.hls import write_hls_project
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.errors import NbqError, ToolNotFoundError
 from nbq.plan import plan_graph
 from nbq.sim import csim

@@ -22,7 +22,7 @@ from hls_graphs import (
 
 from nbq import reference
 from nbq.backends.hls import write_hls_project
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.plan import plan_graph
 from nbq.sim.csim import run_csim
 

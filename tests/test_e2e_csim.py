@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from netgen import random_cnn, random_mlp
 
-from nbq.boards import load_board
-from nbq.compile import compile_model
+from nbq.board_catalog import load_board
+from nbq.pipeline import compile_model
 
 pytestmark = pytest.mark.slow
 

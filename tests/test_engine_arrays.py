@@ -17,7 +17,7 @@ from engine_batch import Case, bound_images, images, run_batch
 from hls_graphs import GraphMaker, divisors, set_folding
 
 from nbq import ir, reference
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.plan import plan_graph
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")

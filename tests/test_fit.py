@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from nbq.boards import load_board
-from nbq.compile import lower
+from nbq.board_catalog import load_board
 from nbq.errors import NbqError
 from nbq.frontend.onnx_import import import_onnx
 from nbq.passes import run_passes
 from nbq.passes.folding import candidate_cycles
+from nbq.pipeline import lower
 from nbq.plan.budget import Budget, board_budget, parse_budget
 from nbq.plan.fit import fit_folding_file, fold_to_budget, folding_json, read_folding
 

@@ -15,7 +15,7 @@ import pytest
 from hls_graphs import cnn_mixed, golden, residual
 
 from nbq.backends.hls import write_hls_project
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.plan import plan_graph
 
 

@@ -17,7 +17,7 @@ from hls_graphs import golden, residual
 
 from nbq.backends.hls import write_hls_project
 from nbq.backends.hls.bindata import batch_bytes, read_batch_bytes
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.plan import plan_graph
 from nbq.resources import data_dir
 from nbq.sim.csim import find_hls_headers

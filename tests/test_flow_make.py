@@ -14,7 +14,7 @@ from flow_tools import FAKE_VITIS_HLS, FAKE_VPP, fake_tool, tool_free_env
 from hls_graphs import golden, mlp_binary
 
 from nbq.backends.hls import write_hls_project
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.build import check_target, missing_requirement
 from nbq.cli import main
 from nbq.errors import NbqError, ToolNotFoundError

@@ -13,7 +13,7 @@ from hls_graphs import cnn_mixed, golden, residual
 
 from nbq.backends.hls import project_files, write_hls_project
 from nbq.backends.hls.bindata import batch_bytes, read_batch_bytes
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.errors import NbqError
 from nbq.plan import plan_graph
 from nbq.resources import data_dir

@@ -13,12 +13,12 @@ from onnx import TensorProto, helper
 
 from nbq import ir
 from nbq.compare import compare_with_onnxruntime
-from nbq.compile import lower
 from nbq.errors import UnsupportedModelError
 from nbq.frontend.constant_folding import MAX_FOLDED_ELEMENTS
 from nbq.frontend.onnx_import import import_onnx
 from nbq.golden import adversarial_inputs
 from nbq.modelgen import GraphBuilder, build
+from nbq.pipeline import lower
 
 
 def _agrees(path, images: int = 12) -> ir.Graph:

@@ -76,13 +76,13 @@ def test_memory_error_while_reading_is_not_called_a_broken_model(tmp_path, monke
 
 
 def test_memory_error_anywhere_is_exit_2_in_one_line(tmp_path, monkeypatch, capsys):
-    import nbq.compile
+    import nbq.pipeline
     from nbq import cli
 
     def out_of_memory(*_args, **_kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(nbq.compile, "compile_model", out_of_memory)
+    monkeypatch.setattr(nbq.pipeline, "compile_model", out_of_memory)
     path = tmp_path / "m.onnx"
     onnx.save(random_cnn(1), str(path))
     code = cli.main(["compile", str(path), "-o", str(tmp_path / "proj"), "-q"])

@@ -28,8 +28,8 @@ import pytest
 from hls_graphs import GraphMaker, golden, mlp_binary
 
 from nbq.backends.hls import write_hls_project
-from nbq.boards import load_board
-from nbq.compile import compile_model
+from nbq.board_catalog import load_board
+from nbq.pipeline import compile_model
 from nbq.plan import plan_graph
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_po2_cnn.onnx"

@@ -15,7 +15,7 @@ from hls_graphs import GraphMaker, cnn_mixed, fanout, golden, mlp_binary, residu
 from nbq import ir, reference
 from nbq.backends.hls import project_files, write_hls_project
 from nbq.backends.hls.romfile import rom_tool
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.errors import InternalError, NbqError, UnsupportedModelError
 from nbq.formats import Po2Codebook, int_weight_values
 from nbq.golden import default_random_images

@@ -54,7 +54,7 @@ def test_train_bcnn_defaults_to_binary(tmp_path):
     ns = _args("--model", "bcnn", "--epochs", "1", "--width", "0.1", "--no-progress", "--imag", "learned",
                "-o", str(out))
     assert run_train(ns) == 0
-    assert json.loads(out.with_suffix(".json").read_text())["weights"] == "binary"
+    assert json.loads(out.with_suffix(".json").read_text())["weights"] == "binary-complex"
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -69,3 +69,30 @@ def test_bad_options_give_one_line_errors(tmp_path, argv, message):
     with pytest.raises(NbqError) as err:
         run_train(_args(*argv, "--epochs", "1", "-o", str(tmp_path / "x.onnx")))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_train_progress_goes_to_stderr_and_counts_every_batch(tmp_path, capsys):
+    out = tmp_path / "p.onnx"
+    ns = _args("--model", "mlp", "--epochs", "2", "--width", "0.1", "--batch-size", "128", "-o", str(out))
+    assert run_train(ns) == 0
+    stdout, stderr = capsys.readouterr()
+    assert stdout.count("\n") == 1 and "test accuracy" in stdout  # the result line alone
+    from nbq.nn import load_dataset
+
+    batches = 2 * -(-len(load_dataset("digits").x_train) // 128)
+    lines = stderr.splitlines()
+    assert lines[0] == f"training: 1/{batches} batches ..." and lines[-1].startswith(
+        f"training: {batches}/{batches} batches in "), lines
+    assert len(lines) == 2
+
+
+def test_trainer_calls_a_progress_callable_with_done_and_total():
+    from nbq.nn import QuantConfig, build_model, load_dataset
+    from nbq.nn.trainer import train
+
+    data = load_dataset("digits")
+    calls = []
+    train(build_model("mlp", QuantConfig.po2(3), data.shape, width=0.1), data, epochs=2, batch_size=256,
+          progress=lambda done, total: calls.append((done, total)))
+    batches = 2 * -(-len(data.x_train) // 256)
+    assert calls == [(k, batches) for k in range(1, batches + 1)]

@@ -49,7 +49,7 @@ CASES = [("mlp", 0.25), ("digits_cnn", 0.5), ("cnv", 0.125)]
 
 @pytest.mark.parametrize("name,width", CASES)
 def test_efficiently_trained_models_export_and_compile_exactly(digits, tmp_path, name, width):
-    compile_mod = pytest.importorskip("nbq.compile")
+    compile_mod = pytest.importorskip("nbq.pipeline")
     reference = pytest.importorskip("nbq.reference")
     small = dataclasses.replace(digits, x_train=digits.x_train[:384], y_train=digits.y_train[:384])
     model = build_model(name, QuantConfig.binary(), digits.shape, width=width, seed=0)

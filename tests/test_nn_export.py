@@ -98,7 +98,7 @@ def test_training_ends_on_the_codebook(digits, tmp_path, n):
 
 def test_complex_forms_compile_to_the_same_graph(digits, tmp_path):
     """Split → 4 Conv → Sub/Add → Concat (and Concat of two convs on the real image) fuse into the block Conv."""
-    compile_mod = pytest.importorskip("nbq.compile")
+    compile_mod = pytest.importorskip("nbq.pipeline")
     model = trained(digits, "bcnn", "binary", 0.125)
     x = digits.x_test[:1]
     graphs = [compile_mod.lower(export(model, torch.from_numpy(x), tmp_path / f"{form}.onnx", complex_form=form))
@@ -134,7 +134,7 @@ def test_import_nbq_does_not_import_torch():
 
 @pytest.mark.parametrize("name,kind,width", CASES)
 def test_reference_executor_reproduces_torch(digits, tmp_path, name, kind, width):
-    compile_mod = pytest.importorskip("nbq.compile")
+    compile_mod = pytest.importorskip("nbq.pipeline")
     reference = pytest.importorskip("nbq.reference")
     model = trained(digits, name, kind, width)
     x = digits.x_test[:N_TEST]
@@ -163,7 +163,7 @@ def test_five_bit_weights_export_as_int32_and_stay_exact(digits, tmp_path):
     inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
     assert inits["conv_w_int"].dtype == np.int32 and np.abs(inits["conv_w_int"]).max() <= 2**14
     np.testing.assert_array_equal(_ort(path, x), _torch(model, x))
-    compile_mod = pytest.importorskip("nbq.compile")
+    compile_mod = pytest.importorskip("nbq.pipeline")
     reference = pytest.importorskip("nbq.reference")
     graph = compile_mod.lower(path)
     (name,) = graph.outputs
@@ -178,7 +178,7 @@ def test_learned_imaginary_part_exports_exactly(digits, tmp_path):
     for form in ("four_convs", "block"):
         path = export(model, torch.from_numpy(x[:1]), tmp_path / f"{form}.onnx", complex_form=form)
         np.testing.assert_array_equal(_ort(path, x), _torch(model, x))
-    compile_mod = pytest.importorskip("nbq.compile")
+    compile_mod = pytest.importorskip("nbq.pipeline")
     reference = pytest.importorskip("nbq.reference")
     graph = compile_mod.lower(path)  # block form: Concat of the image and its learned imaginary part
     assert any(isinstance(layer, ir.Concat) for layer in graph.layers)

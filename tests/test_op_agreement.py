@@ -1,7 +1,7 @@
 """Per op, the same compiled design on both sides: reference == HLS C-simulation == RTL co-simulation.
 
 One tiny ONNX graph per layer kind x engine (tests/op_cases.py), compiled ONCE through the public
-pipeline (nbq.compile.compile_model with rtl=True), then C-simulated (g++) and co-simulated (cocotb +
+pipeline (nbq.pipeline.compile_model with rtl=True), then C-simulated (g++) and co-simulated (cocotb +
 Verilator) on the same golden vectors: random images and the input quantizer's range extremes
 (all-max, all-min, both max/min checkerboards, a random max/min pattern).  A case fails if any
 output integer differs, if the reference's own outputs are constant, if a simulator checked fewer
@@ -29,8 +29,8 @@ import pytest
 from hls_graphs import write_ir_folding
 
 from nbq import ir, reference
-from nbq.boards import load_board
-from nbq.compile import compile_model, lower
+from nbq.board_catalog import load_board
+from nbq.pipeline import compile_model, lower
 
 N_RANDOM = 4
 RTL_MANIFEST = Path("rtl") / "nbq_rtl.json"
@@ -205,7 +205,7 @@ class Design:
     graph: ir.Graph
     x_int: np.ndarray
     expected: np.ndarray  # reference outputs, (N, logical shape)
-    result: object  # nbq.compile.CompileResult
+    result: object  # nbq.pipeline.CompileResult
     compile_s: float
     csim: object | None = None
     cosim: object | None = None

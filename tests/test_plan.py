@@ -13,10 +13,10 @@ import onnx
 import pytest
 
 from nbq import ir, reference
-from nbq.boards import load_board
-from nbq.compile import design, lower
+from nbq.board_catalog import load_board
 from nbq.errors import InternalError, NbqError
 from nbq.modelgen import paper_cifar_po2
+from nbq.pipeline import design, lower
 from nbq.plan import EngineKind, MemoryKind, plan_hardware
 from nbq.plan.arith import threshold_table
 from nbq.plan.memory import memory_kind

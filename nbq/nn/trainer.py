@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nbq.console import Advance, progress_bar
 from nbq.nn.data import Split
 from nbq.nn.edge import GradFormat, make_memory_efficient
 from nbq.nn.edge.optim import make_optimizer  # re-exported: nbq.nn.trainer.make_optimizer
@@ -45,13 +47,11 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 512) -
     return 100.0 * correct / max(len(x), 1)
 
 
-def _progress(enabled: bool):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                    TimeRemainingColumn(), transient=False)
+def _progress(progress: bool | Advance | None, total: int):
+    """(context, advance-with-note) for `train`'s `progress` argument."""
+    if progress is True:  # nbq's bar on stderr, the epoch and loss beside it
+        return progress_bar("training", total=total, unit="batch"), True
+    return nullcontext(progress or None), False
 
 
 def train(
@@ -63,7 +63,7 @@ def train(
     seed: int = 0,
     alpha_start: float = 0.5,
     weight_decay: float = 0.0,
-    progress: bool = False,
+    progress: bool | Advance = False,
     checkpoint_dir: str | Path | None = None,
     threads: int | None = 1,
     shift: int = 0,
@@ -80,7 +80,9 @@ def train(
 
     α for power-of-two layers decays from ``alpha_start`` geometrically and is
     exactly 0 for the last 15% of steps, so the trained model is its deployed
-    form.  ``checkpoint_dir`` receives ``last.pt`` after every epoch.  One
+    form.  ``progress``: True shows nbq's progress bar (nbq.console.progress_bar: batches, rate, time
+    left, epoch and loss); a callable is called as ``progress(batches_done, batches_total)`` after every
+    batch.  ``checkpoint_dir`` receives ``last.pt`` after every epoch.  One
     thread by default: small networks gain nothing from more, and on a busy
     machine oversubscribed OpenMP threads slow training down tenfold.
     """
@@ -99,13 +101,10 @@ def train(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total, 1))
     clipped = [m for m in model.modules() if hasattr(m, "clip_latent")]
     history: list[dict] = []
-    bar = _progress(progress)
-    task = bar.add_task("train", total=total, info="") if bar else None
-    if bar:
-        bar.start()
+    shown, with_note = _progress(progress, total)
     t0 = time.perf_counter()
     step = 0
-    try:
+    with shown as advance:
         for epoch in range(epochs):
             model.train()
             perm = torch.randperm(len(x), generator=gen)
@@ -124,15 +123,14 @@ def train(
                 batch_loss = loss.item()
                 loss_sum += batch_loss * len(idx)
                 step += 1
-                if bar:
-                    bar.update(task, advance=1, info=f"epoch {epoch + 1}/{epochs} loss {batch_loss:.3f}")
+                if with_note:
+                    advance(step, total, note=f"epoch {epoch + 1}/{epochs} loss {batch_loss:.3f}")
+                elif advance is not None:
+                    advance(step, total)
             entry = {"epoch": epoch + 1, "loss": loss_sum / len(x), "alpha": schedule(step)}
             history.append(entry)
             if checkpoint_dir is not None:
                 save_checkpoint(model, Path(checkpoint_dir) / "last.pt", entry)
-    finally:
-        if bar:
-            bar.stop()
     set_alpha(model, 0.0)
     seconds = time.perf_counter() - t0
     return TrainResult(accuracy(model, data.x_test, data.y_test), accuracy(model, data.x_train, data.y_train),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from nbq.boards import Board
+from nbq.board_catalog import Board
 from nbq.errors import NbqError
 
 DEFAULT_FRACTIONS = {"lut": 0.70, "ff": 0.70, "dsp": 0.80, "bram36": 0.80, "uram": 0.80}

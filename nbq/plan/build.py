@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from nbq import ir
-from nbq.boards import Board
+from nbq.board_catalog import Board
 from nbq.errors import InternalError, UnsupportedModelError
 from nbq.plan.arith import acc_range, clamp_bounds, layer_bias, threshold_table
 from nbq.plan.engine import check_engine_option, choose_engine

@@ -2,7 +2,7 @@
 
 Each legal cycles-per-image target T (nbq.passes.folding.candidate_cycles) gives one balanced design
 (every layer the fewest lanes that meet T); fewer cycles need more lanes, so resources fall as T grows.
-The planner estimates each candidate's resources (nbq.estimate) and
+The planner estimates each candidate's resources (nbq.estimation) and
 
 * by default takes the smallest T whose design fits the budget (maximum throughput);
 * with `fps`, the largest T that still reaches the rate (the smallest such design), if it fits;
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbq import ir
-from nbq.boards import Board
+from nbq.board_catalog import Board
 from nbq.errors import NbqError
 from nbq.passes.folding import candidate_cycles, choose_folding, fold_for
 from nbq.plan.budget import NAMES, Budget
@@ -32,7 +32,7 @@ FOLDING_FORMAT = "nbq-folding-1"
 @dataclass
 class Fit:
     plan: HardwarePlan
-    resources: object  # nbq.estimate.resources.Resources
+    resources: object  # nbq.estimation.resources.Resources
     budget: Budget
     mode: str  # "max-throughput" | "fps" | "folding-file"
     target_fps: float | None = None
@@ -44,7 +44,7 @@ class Fit:
 
 
 def _estimate(plan: HardwarePlan):
-    from nbq.estimate import plan_resources
+    from nbq.estimation import plan_resources
 
     return plan_resources(plan).total
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 import numpy as np
 
 from nbq import ir
-from nbq.boards import Board
+from nbq.board_catalog import Board
 from nbq.formats import bits_for_range
 
 

@@ -156,7 +156,7 @@ def test_compile_output_folder_with_markup_in_summary(sandbox):
     assert out.code == 0, out.describe()
     _clean(out)
     assert "files in proj[/x][bold] for zcu102" in out.stdout, out.describe()
-    assert out.stdout.count("proj[/x][bold]") >= 2  # the file table's title too
+    assert out.stdout.count("proj[/x][bold]") >= 2  # the "wrote N files to" line too
     assert sandbox.changed(allowed=("work/proj[/x][bold]",)) == []
 
 

@@ -284,9 +284,9 @@ def test_rtl_folder_with_a_user_file_is_refused(sandbox, built):
 def test_rtl_writer_alone_refuses_a_user_file(tmp_path, built):
     """write_rtl_project (the library call) keeps the same rule without the HLS writer in front of it."""
     from nbq.backends.rtl import write_rtl_project
-    from nbq.boards import load_board
-    from nbq.compile import design
+    from nbq.board_catalog import load_board
     from nbq.errors import NbqError
+    from nbq.pipeline import design
 
     proj = tmp_path / "proj"
     shutil.copytree(built, proj, symlinks=True)

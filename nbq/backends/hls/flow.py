@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from nbq.backends.escape import cfg_value, comment_text, cpp_string, make_word, tcl_word
 from nbq.backends.render import render
-from nbq.boards import Board
+from nbq.board_catalog import Board
 from nbq.errors import NbqError
 from nbq.resources import data_dir
 

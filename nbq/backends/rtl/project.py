@@ -26,7 +26,7 @@ from nbq.backends.render import render
 from nbq.backends.rtl import memfiles, stream_ops
 from nbq.backends.rtl.layers import Builder
 from nbq.backends.rtl.netlist import Stream, lane_bits
-from nbq.boards import Board
+from nbq.board_catalog import Board
 from nbq.errors import InternalError, NbqError, UnsupportedModelError
 from nbq.plan.records import HardwarePlan
 from nbq.plan.report import stage_table

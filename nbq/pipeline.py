@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nbq import guard, ir, reference
-from nbq.boards import Board
+from nbq.board_catalog import Board
 from nbq.frontend.onnx_import import import_onnx
 from nbq.golden import adversarial_inputs
 from nbq.passes import run_passes
@@ -149,8 +149,8 @@ def compile_model(
     golden = reference.run_int(graph, x_int)
     step("writing the HLS project")
     from nbq.backends.hls import write_hls_project  # after the import so model errors come first
-    from nbq.estimate.html import report_html
-    from nbq.estimate.report import REPORT_HTML, REPORT_JSON, report_data
+    from nbq.estimation.html import report_html
+    from nbq.estimation.report import REPORT_HTML, REPORT_JSON, report_data
 
     report = report_data(fit, Path(model).name)
     extra = {"folding.json": folding_json(plan), REPORT_JSON: json.dumps(report, indent=1, sort_keys=True) + "\n",
@@ -183,14 +183,14 @@ def compile_model(
 
 
 def record_csim(out_dir: Path, res) -> None:
-    from nbq.estimate.report import record_verification
+    from nbq.estimation.report import record_verification
 
     record_verification(out_dir, "csim", {"passed": bool(res.passed), "images": int(res.images),
                                           "mismatches": int(res.mismatches)})
 
 
 def record_cosim(out_dir: Path, res) -> None:
-    from nbq.estimate.report import record_verification
+    from nbq.estimation.report import record_verification
 
     record_verification(out_dir, "cosim", {
         "passed": bool(res.passed), "images": int(res.images), "mismatches": int(res.mismatches),

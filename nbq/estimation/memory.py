@@ -6,7 +6,7 @@
 * A ROM (no write port) goes to block RAM only when that is cheaper than logic, which Yosys
   costs 1/64 per bit (a LUT6 holds 64 bits): bits / 64 > block cost.  LUT RAM never holds a ROM
   (`prune_rom`), URAM neither (it has no initial contents); a logic ROM's LUTs are fitted per
-  surviving bit column (nbq.estimate.model).
+  surviving bit column (nbq.estimation.model).
 * A RAM with asynchronous reads (FIFOs, line buffers) is LUT RAM: RAM32M16 (32 x 14 bits) or
   RAM64M8 (64 x 7 bits), 8 LUT sites each, Yosys cost 16 per primitive; a RAM that costs less as
   flip-flops (1 per bit: a 2 x 4 FIFO) stays in flip-flops.

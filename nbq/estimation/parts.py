@@ -5,7 +5,7 @@ network is built with the backend's Builder (the same per-layer printers build_n
 and the instances each printer adds are that unit's parts; the FIFOs and forks between units,
 and the AXI-Stream adapters, are the streaming glue.  Parameters come back as the netlist's
 SystemVerilog literals and are parsed to integers; a ROM file parameter is replaced by the
-statistics of its table (nbq.estimate.tables).  tests/test_estimate_resources.py checks that
+statistics of its table (nbq.estimation.tables).  tests/test_estimate_resources.py checks that
 the parts are exactly build_network's instances.
 """
 
@@ -21,8 +21,8 @@ from nbq.backends.rtl.layers import Builder
 from nbq.backends.rtl.mvau import ENGINE_PARAM
 from nbq.backends.rtl.netlist import Instance, Stream
 from nbq.errors import InternalError
-from nbq.estimate.model import Part
-from nbq.estimate.tables import table_stats, weight_stats
+from nbq.estimation.model import Part
+from nbq.estimation.tables import table_stats, weight_stats
 from nbq.plan.records import HardwarePlan, LayerPlan
 
 FILE_PARAMS = ("W_FILE", "T_FILE", "B_FILE")
