@@ -53,8 +53,8 @@ NETWORKS = [  # (key, label, nbq.modelgen function, width, images)
 _PROJECT_SCRIPT = r"""
 import json, shutil, sys, time
 from pathlib import Path
-from nbq.boards import load_board
-from nbq.compile import compile_model
+from nbq.board_catalog import load_board
+from nbq.pipeline import compile_model
 from nbq.sim import csim
 
 model, inputs, prj = sys.argv[1:4]

@@ -18,7 +18,7 @@ from hls_graphs import GraphMaker, cnn_mixed, golden, mlp_binary
 
 from nbq import reference
 from nbq.backends.hls import write_hls_project
-from nbq.boards import load_board
+from nbq.board_catalog import load_board
 from nbq.plan import plan_graph
 from nbq.resources import data_dir
 from nbq.sim import csim, csim_pch
