@@ -7,8 +7,8 @@ from there by a subprocess); "after" is this checkout.  Both projects of a netwo
 built in the same run, then their testbench binaries run alternately (REPEATS times each); the
 per-image time is the binary's wall time over its images (every image through the DATAFLOW core and
 through the board wrapper, each checked bit-exact).  Build times are g++'s (nbq.sim.csim._build,
-timed): "cold" with an empty precompiled-header cache, "warm" with the engine library's header
-already compiled (a new project on a machine that built one before).  The demo model's images/s
+timed): "cold" with an empty precompiled-header cache, "warm" (median of REPEATS) with the engine
+library's header already compiled (a new project on a machine that built one before).  The demo model's images/s
 table (examples/digits_po2_cnn.onnx, both engines, against the numpy reference) follows.
 
     python bench/csim_speed.py [--repeats 3] [--ref main] [--no-demo]
@@ -48,8 +48,8 @@ NETWORKS = [  # (key, label, nbq.modelgen function, width, images)
     ("nin_bcnn_1_8", "complex NIN-like BCNN, width 1/8", "bcnn_nin", 0.125, 8),
 ]
 
-# Run by a subprocess with PYTHONPATH set to the code under test: compile, then build twice
-# (cold cache, warm cache), printing one JSON line.
+# Run by a subprocess with PYTHONPATH set to the code under test: compile, C-simulate (the cold
+# build), then build again REPEATS times (warm: median), printing one JSON line.
 _PROJECT_SCRIPT = r"""
 import json, shutil, sys, time
 from pathlib import Path
@@ -68,14 +68,20 @@ def timed(*args, **kwargs):
     finally:
         spent.append(time.perf_counter() - start)
 csim._build = timed
-out = {}
-for run in ("cold", "warm"):
-    shutil.rmtree(Path(prj) / csim.BUILD_DIR, ignore_errors=True)
-    r = csim.run_csim(Path(prj))
-    if not r.passed:
-        sys.exit(f"C-simulation failed: {r.problems} {r.first_mismatches[:3]}")
-    out[f"build_{run}_s"] = spent[-1]
-print(json.dumps(out))
+r = csim.run_csim(Path(prj))  # cold: a new project, an empty cache
+if not r.passed:
+    sys.exit(f"C-simulation failed: {r.problems} {r.first_mismatches[:3]}")
+cold = spent[-1]
+top, sources, include = csim.csim_inputs(Path(prj), json.loads((Path(prj) / csim.MANIFEST).read_text()))
+warm = []
+for _ in range(int(sys.argv[4])):  # warm: the same build again, the cache filled
+    exe = Path(prj) / csim.BUILD_DIR / "warm" / "bench_csim"
+    start = time.perf_counter()
+    ok, log = build(Path(prj), sources, include, list(csim.BASE_FLAGS), exe, len(sources))
+    warm.append(time.perf_counter() - start)
+    if not ok:
+        sys.exit(log[-2000:])
+print(json.dumps({"build_cold_s": cold, "build_warm_s": sorted(warm)[len(warm) // 2], "build_warm_all_s": warm}))
 """
 
 
@@ -90,10 +96,10 @@ def export_ref(ref: str, dest: Path) -> Path:
     return src
 
 
-def make_project(src: Path, model: Path, inputs: Path, prj: Path, cache: Path) -> dict:
+def make_project(src: Path, model: Path, inputs: Path, prj: Path, cache: Path, repeats: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(src), "NBQ_OBJCACHE_DIR": str(cache)}
-    done = subprocess.run([sys.executable, "-c", _PROJECT_SCRIPT, str(model), str(inputs), str(prj)], env=env,
-                          cwd=src, capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", _PROJECT_SCRIPT, str(model), str(inputs), str(prj), str(repeats)],
+                          env=env, cwd=src, capture_output=True, text=True)  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"{src}: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -127,7 +133,7 @@ def networks(repeats: int, ref: str, tmp: Path) -> dict:
         prjs = {}
         for side, src in (("before", before_src), ("after", ROOT)):
             prjs[side] = work / side
-            row[side] = make_project(src, model, work / "x.npy", prjs[side], work / f"cache_{side}")
+            row[side] = make_project(src, model, work / "x.npy", prjs[side], work / f"cache_{side}", repeats)
             print(f"{key} {side}: build cold {row[side]['build_cold_s']:.1f} s, warm "
                   f"{row[side]['build_warm_s']:.1f} s", flush=True)
         runs = {"before": [], "after": []}
@@ -200,8 +206,9 @@ def main() -> int:
         f"CPUs shared with other jobs (1-min load average {load0:.1f} at the start, {env['load_avg_end']:.1f} at "
         f"the end); {env['gxx']}, -O2 both.  Per image: median over {args.repeats} alternating runs of the "
         "testbench binary (wall time / images; each image through the core and the board wrapper, all "
-        "bit-exact).  Build: g++ compile + link of the C-simulation binary; cold = empty precompiled-header "
-        "cache (after: includes compiling the engine library header), warm = that header cached.",
+        "bit-exact).  Build: g++ compile + link of the C-simulation binary (2 parallel jobs, as `nbq csim`); "
+        "cold = a new project and an empty precompiled-header cache (after: includes compiling the engine "
+        f"library header), warm = the same build again with that header cached, median of {args.repeats}.",
         "",
         "| network | images | s/image before | s/image after | speedup | build before (s) | "
         "build after cold (s) | build after warm (s) |",
