@@ -23,8 +23,9 @@ from nbq.plan import plan_graph
 from nbq.plan.layout import stream_order
 
 LIBRARY = {
-    "add.h", "arith.h", "axis_compat.h", "clamp.h", "clone.h", "common.h", "complex.h", "concat.h", "io.h", "mvau.h",
-    "nbq.h", "pool.h", "regroup.h", "svpe.h", "threshold.h", "vec.h", "vpe.h", "weights.h", "window.h", "xnor.h",
+    "add.h", "arith.h", "axis_compat.h", "clamp.h", "clone.h", "common.h", "complex.h", "concat.h", "csim_fast.h",
+    "io.h", "mvau.h", "nbq.h", "pool.h", "regroup.h", "svpe.h", "threshold.h", "vec.h", "vpe.h", "weights.h",
+    "window.h", "xnor.h",
 }  # fmt: skip
 
 

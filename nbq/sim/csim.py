@@ -9,7 +9,9 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import numpy as np
 
 from nbq.errors import NbqError, ToolFailure, ToolNotFoundError
 from nbq.sim.csim_manifest import csim_inputs, rom_files
+from nbq.sim.csim_pch import NO_PCH, precompiled_library
 
 MANIFEST = "nbq_project.json"
 OUTPUTS_FILE = "csim_outputs.dat"  # written by the testbench next to golden.dat
@@ -24,6 +27,7 @@ BUILD_DIR = "csim_build"
 BASE_FLAGS = ("-std=c++14", "-O2")
 STRICT_FLAGS = ("-Wall", "-Wextra", "-Werror")
 _ERROR_LINE = re.compile(r"\berror\b:|undefined reference")  # g++/ld diagnostics, not "-Werror"
+_PROGRESS = re.compile(r"^NBQ-CSIM-PROGRESS done=(\d+) total=(\d+)\s*$")  # testbench -> progress hook
 _RESULT = re.compile(r"^NBQ-CSIM images=(\d+) mismatches=(\d+)\s*$", re.MULTILINE)
 # hls::stream's C model only warns when a design reads an empty stream or leaves data behind
 _STREAM_WARNING = re.compile(r"^WARNING: Hls::stream .*$", re.MULTILINE)
@@ -115,10 +119,14 @@ def _build(
     cxx = _compiler()
     build = exe.parent
     build.mkdir(exist_ok=True)
-    common = [cxx, *flags, "-isystem", str(find_hls_headers()), "-Wno-unknown-pragmas", "-I", include]
+    hls = find_hls_headers()
+    # not for -Werror builds: g++ 12 forgets a precompiled header's `#pragma GCC diagnostic` regions
+    # (common.h silences ap_private's false uninitialized warnings with them)
+    pch = precompiled_library(cxx, flags, hls, project_dir / include / "nbq") if "-Werror" not in flags else NO_PCH
+    common = [cxx, *flags, "-isystem", str(hls), "-Wno-unknown-pragmas", *pch.args, "-I", include]
     objects = [build / f"{exe.name}-{Path(src).stem}.o" for src in sources]  # per binary: flags differ
     commands = [[*common, "-c", src, "-o", str(obj)] for src, obj in zip(sources, objects, strict=True)]
-    log, running = [], []
+    log, running = [pch.log], []
     ok = True
     pending = list(commands)
     while pending or running:
@@ -140,17 +148,56 @@ def _build(
     return ok, "\n".join(part for part in log if part)
 
 
+def _run_testbench(
+    exe: Path, project_dir: Path, timeout: float | None, progress: Callable[[int, int], None] | None
+) -> tuple[int, str, bool]:
+    """Run the testbench binary: (exit code, its output without progress lines, timed out).
+    Its progress lines (stderr, a few per second at most) go to `progress` as they come."""
+    proc = subprocess.Popen([str(exe.resolve())], cwd=project_dir, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    expired = threading.Event()
+
+    def kill() -> None:
+        expired.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, kill) if timeout is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    lines = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            m = _PROGRESS.match(line)
+            if m is None:
+                lines.append(line)
+            elif progress is not None:
+                progress(int(m.group(1)), int(m.group(2)))
+        returncode = proc.wait()
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if proc.poll() is None:  # the callback raised: do not leave the testbench running
+            proc.kill()
+            proc.wait()
+    return returncode, "".join(lines), expired.is_set()
+
+
 def run_csim(
     project_dir: Path,
     jobs: int | None = None,
     *,
     strict: bool = False,
     timeout: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CsimResult:
     """Build (unless the binary is newer than every source and the flags match) and run the testbench.
 
     strict adds -Wall -Wextra -Werror.  g++ missing raises ToolNotFoundError; a failed build or run
     returns passed=False with the compiler/testbench output in `log` and a summary in `problems`.
+    progress, if given, is called with (images checked, images) while the testbench runs (after every
+    chunk of images, at most about 5 times a second, and at the end).
     """
     start = time.monotonic()
     project_dir = Path(project_dir).resolve()  # g++ runs in other folders: relative paths would break
@@ -189,32 +236,22 @@ def run_csim(
             return CsimResult(False, 0, 0, [], log, time.monotonic() - start, True, [f"build failed: {first}"],
                               build_error=first, build_log=log_path)
         key_file.write_text(key)
-    try:
-        done = subprocess.run(
-            [str(exe.resolve())],
-            cwd=project_dir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+    returncode, out, timed_out = _run_testbench(exe, project_dir, timeout, progress)
+    if timed_out:
         return CsimResult(
             False, 0, 0, [], log + out, time.monotonic() - start, not fresh, [f"timed out after {timeout} s"]
         )
-    out = done.stdout
     problems = _STREAM_WARNING.findall(out)
     match = _RESULT.search(out)
     if match is None:
-        problems.append(f"testbench printed no NBQ-CSIM line (exit code {done.returncode})")
+        problems.append(f"testbench printed no NBQ-CSIM line (exit code {returncode})")
         images, mismatches = 0, 0
     else:
         images, mismatches = int(match.group(1)), int(match.group(2))
     first = [ln for ln in out.splitlines() if ln.startswith("MISMATCH")][:20]
-    passed = match is not None and mismatches == 0 and done.returncode == 0 and not problems
-    if done.returncode != 0 and mismatches == 0 and match is not None:
-        problems.append(f"testbench exited with code {done.returncode}")
+    passed = match is not None and mismatches == 0 and returncode == 0 and not problems
+    if returncode != 0 and mismatches == 0 and match is not None:
+        problems.append(f"testbench exited with code {returncode}")
     return CsimResult(passed, images, mismatches, first, (log + "\n" + out).strip() + "\n",
                       time.monotonic() - start, not fresh, problems)  # fmt: skip
 

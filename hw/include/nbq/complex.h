@@ -30,10 +30,60 @@
 #define NBQ_COMPLEX_H
 
 #include "common.h"
+#include "csim_fast.h"
 #include "vec.h"
 #include "weights.h"
 
 namespace nbq {
+
+#ifdef NBQ_CSIM_FAST
+// complex_mvau's schedule with native 64-bit arithmetic (csim_fast.h): the same words in the same order.
+template <class CFG>
+void complex_mvau_csim(hls::stream<vec<typename CFG::in_t, 2 * CFG::SIMD> >& in,
+                       hls::stream<vec<typename CFG::out_t, 2 * CFG::PE> >& out,
+                       const typename rom_chunk<CFG::ROM_CHUNK_BITS>::type weights[CFG::ROM_DEPTH][CFG::ROM_CHUNKS],
+                       const typename CFG::bias_t bias[CFG::NF][2 * CFG::PE], int images) {
+    typedef typename CFG::engine engine;
+    typedef typename CFG::acc_t acc_t;
+    const int PE = CFG::PE, SIMD = CFG::SIMD;
+    typedef rom_row<1, 2 * CFG::PE, CFG::SIMD, CFG::ROM_CHUNKS, CFG::ROM_CHUNK_BITS> row_t;
+    const int64_t* w = csim_weights<engine, row_t, CFG::ROM_DEPTH, 2 * CFG::PE, CFG::SIMD>::of(weights);
+    static int64_t buffer[CFG::SF][2 * CFG::SIMD];  // x inputs, then y inputs, converted once
+    uint64_t re[CFG::PE], im[CFG::PE];
+    int f = 0, sf = 0, nf = 0;
+    const int total = images * CFG::PIXELS * CFG::NF * CFG::SF;
+    for (int i = 0; i < total; i++) {
+        if (nf == 0) {
+            const vec<typename CFG::in_t, 2 * CFG::SIMD> xy = in.read();
+            for (int s = 0; s < 2 * SIMD; s++) buffer[sf][s] = engine::csim_input(xy[s].to_int64());
+        }
+        const int64_t* row = w + size_t(f) * 2 * PE * SIMD;  // PE rows of A, then PE rows of B
+        const int64_t *x = buffer[sf], *y = buffer[sf] + SIMD;
+        for (int pe = 0; pe < PE; pe++) {
+            const int64_t *a = row + pe * SIMD, *b = row + (PE + pe) * SIMD;
+            const uint64_t re0 = sf == 0 ? uint64_t(int64_t(bias[nf][pe])) : re[pe];
+            const uint64_t im0 = sf == 0 ? uint64_t(int64_t(bias[nf][PE + pe])) : im[pe];
+            re[pe] = re0 + csim_dot<CFG::SIMD>(a, x) - csim_dot<CFG::SIMD>(b, y);
+            im[pe] = im0 + csim_dot<CFG::SIMD>(b, x) + csim_dot<CFG::SIMD>(a, y);
+        }
+        if (sf == CFG::SF - 1) {
+            vec<typename CFG::out_t, 2 * CFG::PE> out_word;
+            for (int pe = 0; pe < PE; pe++) {
+                out_word[pe] = typename CFG::out_t(acc_t(int64_t(re[pe])));  // acc_t: mod 2^W
+                out_word[PE + pe] = typename CFG::out_t(acc_t(int64_t(im[pe])));
+            }
+            out.write(out_word);
+        }
+        f = f == CFG::NF * CFG::SF - 1 ? 0 : f + 1;
+        if (sf == CFG::SF - 1) {
+            sf = 0;
+            nf = nf == CFG::NF - 1 ? 0 : nf + 1;
+        } else {
+            sf++;
+        }
+    }
+}
+#endif
 
 template <class CFG>
 void complex_mvau(hls::stream<vec<typename CFG::in_t, 2 * CFG::SIMD> >& in,
@@ -43,6 +93,12 @@ void complex_mvau(hls::stream<vec<typename CFG::in_t, 2 * CFG::SIMD> >& in,
     // Called by the generated run_* wrapper that defines the tables (weights header): inlined, the
     // wrapper is the process and the tables are locals of the function that uses them.
 #pragma HLS INLINE
+#ifdef NBQ_CSIM_FAST
+    if (csim_fast_ok<typename CFG::acc_t, typename CFG::in_t>::value) {
+        complex_mvau_csim<CFG>(in, out, weights, bias, images);
+        return;
+    }
+#endif
     typedef typename CFG::acc_t acc_t;
     typedef typename CFG::engine engine;
     typedef vec<typename CFG::in_t, 2 * CFG::SIMD> in_word;

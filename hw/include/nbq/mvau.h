@@ -31,10 +31,54 @@
 #define NBQ_MVAU_H
 
 #include "common.h"
+#include "csim_fast.h"
 #include "vec.h"
 #include "weights.h"
 
 namespace nbq {
+
+#ifdef NBQ_CSIM_FAST
+// mvau's schedule with native 64-bit arithmetic (csim_fast.h): the same words in the same order.
+template <class CFG>
+void mvau_csim(hls::stream<vec<typename CFG::in_t, CFG::SIMD> >& in,
+               hls::stream<vec<typename CFG::out_t, CFG::PE> >& out,
+               const typename rom_chunk<CFG::ROM_CHUNK_BITS>::type weights[CFG::ROM_DEPTH][CFG::ROM_CHUNKS],
+               const typename CFG::bias_t bias[CFG::NF][CFG::PE], int images) {
+    typedef typename CFG::engine engine;
+    typedef rom_row<engine::CODE_BITS, CFG::PE, CFG::SIMD, CFG::ROM_CHUNKS, CFG::ROM_CHUNK_BITS> row_t;
+    const int64_t* w =
+        csim_weights<engine, row_t, CFG::ROM_DEPTH, CFG::PE, CFG::SIMD>::of(weights);
+    static int64_t buffer[CFG::SF][CFG::SIMD];  // the current group's input words, converted once
+    uint64_t acc[CFG::PE];
+    int f = 0, sf = 0, nf = 0, group_fold = 0;
+    const int total = images * CFG::PIXELS * CFG::NF * CFG::SF;
+    for (int i = 0; i < total; i++) {
+        if (group_fold == 0) {
+            const vec<typename CFG::in_t, CFG::SIMD> x = in.read();
+            for (int s = 0; s < CFG::SIMD; s++) buffer[sf][s] = engine::csim_input(x[s].to_int64());
+        }
+        const int64_t* row = w + size_t(f) * CFG::PE * CFG::SIMD;
+        for (int pe = 0; pe < CFG::PE; pe++) {
+            const uint64_t start = sf == 0 ? uint64_t(int64_t(bias[nf][pe])) : acc[pe];
+            acc[pe] = start + csim_dot<CFG::SIMD>(row + pe * CFG::SIMD, buffer[sf]);
+        }
+        if (sf == CFG::SF - 1) {
+            vec<typename CFG::out_t, CFG::PE> y;
+            for (int pe = 0; pe < CFG::PE; pe++)
+                y[pe] = typename CFG::out_t(typename CFG::acc_t(int64_t(acc[pe])));  // acc_t: mod 2^W
+            out.write(y);
+        }
+        f = f == CFG::NF * CFG::SF - 1 ? 0 : f + 1;
+        if (sf == CFG::SF - 1) {
+            sf = 0;
+            nf = nf == CFG::NF - 1 ? 0 : nf + 1;
+            group_fold = group_fold == CFG::NF_GROUP - 1 ? 0 : group_fold + 1;
+        } else {
+            sf++;
+        }
+    }
+}
+#endif
 
 template <class CFG>
 void mvau(hls::stream<vec<typename CFG::in_t, CFG::SIMD> >& in, hls::stream<vec<typename CFG::out_t, CFG::PE> >& out,
@@ -43,6 +87,12 @@ void mvau(hls::stream<vec<typename CFG::in_t, CFG::SIMD> >& in, hls::stream<vec<
     // Called by the generated run_* wrapper that defines the tables (weights header): inlined, the
     // wrapper is the process and the tables are locals of the function that uses them.
 #pragma HLS INLINE
+#ifdef NBQ_CSIM_FAST
+    if (csim_fast_ok<typename CFG::acc_t, typename CFG::in_t>::value) {
+        mvau_csim<CFG>(in, out, weights, bias, images);
+        return;
+    }
+#endif
     typedef typename CFG::in_t in_t;
     typedef typename CFG::acc_t acc_t;
     typedef typename CFG::engine engine;

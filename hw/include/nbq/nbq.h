@@ -9,6 +9,7 @@
 #include "common.h"
 #include "complex.h"
 #include "concat.h"
+#include "csim_fast.h"
 #include "io.h"
 #include "mvau.h"
 #include "pool.h"

@@ -50,6 +50,16 @@ struct svpe {
 #pragma HLS INLINE
         return row_dot<svpe<N>, ACC, X, SIMD>(codes, x);
     }
+#ifndef __SYNTHESIS__
+    // C-simulation fast path (csim_fast.h): term = weight * x with the integer weight +-2^(R-m).
+    static int64_t csim_weight(uint64_t c) {
+        const unsigned m = unsigned(c) & unsigned(R);
+        if (m == 0) return 0;
+        const uint64_t mag = uint64_t(1) << (R - m);  // R - m < 64 for N <= 7 (codes have at most 6 bits)
+        return (c >> (N - 1)) & 1 ? int64_t(0 - mag) : int64_t(mag);
+    }
+    static int64_t csim_input(int64_t x) { return x; }
+#endif
 };
 
 template <>
@@ -74,6 +84,10 @@ struct svpe<1> {
 #pragma HLS INLINE
         return row_dot<svpe<1>, ACC, X, SIMD>(codes, x);
     }
+#ifndef __SYNTHESIS__
+    static int64_t csim_weight(uint64_t c) { return c & 1 ? 1 : -1; }
+    static int64_t csim_input(int64_t x) { return x; }
+#endif
 };
 
 }  // namespace nbq

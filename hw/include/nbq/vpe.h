@@ -33,6 +33,11 @@ struct vpe {
 #pragma HLS INLINE
         return row_dot<vpe<WB>, ACC, X, SIMD>(codes, x);
     }
+#ifndef __SYNTHESIS__
+    // C-simulation fast path (csim_fast.h): the code as a WB-bit two's complement integer.
+    static int64_t csim_weight(uint64_t c) { return ap_int<WB>(ap_uint<WB>(c)).to_int64(); }
+    static int64_t csim_input(int64_t x) { return x; }
+#endif
 };
 
 }  // namespace nbq

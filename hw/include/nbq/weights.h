@@ -40,6 +40,16 @@ struct rom_row {
 
     static NBQ_INLINE void codes(const chunk_t row[CHUNKS], ap_uint<BITS> out[ROWS][PER]) {
 #pragma HLS INLINE
+#ifndef __SYNTHESIS__
+        // C-simulation: chunk_t is uint64_t holding < 2^CB, so the same bits come from native shifts
+        // (a 128-bit ap_uint concatenation per code was most of a C-simulation's time).
+        for (int i = 0; i < ROWS * PER; i++) {
+            const int lo = i * BITS, c = lo / CB, off = lo % CB;
+            uint64_t bits = uint64_t(row[c]) >> off;
+            if (off + BITS > CB && c + 1 < CHUNKS) bits |= uint64_t(row[c + 1]) << (CB - off);  // 0 < CB - off < 64
+            out[i / PER][i % PER] = ap_uint<BITS>(bits);  // keeps the low BITS bits
+        }
+#else
         for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
             for (int p = 0; p < PER; p++) {
@@ -51,6 +61,7 @@ struct rom_row {
                 out[r][p] = ap_uint<BITS>(pair >> (lo % CB));
             }
         }
+#endif
     }
 };
 

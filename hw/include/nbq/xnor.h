@@ -57,6 +57,12 @@ struct xnor {
 #pragma HLS INLINE
         return ACC(bipolar_dot<MASKED, SIMD>::template of<0>(codes, x));
     }
+#ifndef __SYNTHESIS__
+    // C-simulation fast path (csim_fast.h): bipolar_dot is the sum over lanes of weight * input with
+    // weight +-1 and input +1 (x > 0), 0 (a masked zero) or -1 (otherwise, also an unmasked 0).
+    static int64_t csim_weight(uint64_t c) { return c & 1 ? 1 : -1; }
+    static int64_t csim_input(int64_t x) { return x > 0 ? 1 : (MASKED && x == 0 ? 0 : -1); }
+#endif
 };
 
 template <bool MASKED>
@@ -75,6 +81,12 @@ struct cxnor {
         re = ACC(ax - by);
         im = ACC(bx + ay);
     }
+#ifndef __SYNTHESIS__
+    // C-simulation fast path (csim_fast.h): bipolar_dot is the sum over lanes of weight * input with
+    // weight +-1 and input +1 (x > 0), 0 (a masked zero) or -1 (otherwise, also an unmasked 0).
+    static int64_t csim_weight(uint64_t c) { return c & 1 ? 1 : -1; }
+    static int64_t csim_input(int64_t x) { return x > 0 ? 1 : (MASKED && x == 0 ? 0 : -1); }
+#endif
 };
 
 }  // namespace nbq
