@@ -227,7 +227,7 @@ class Project:
         from nbq.pipeline import record_csim
         from nbq.sim.csim import check_built, read_csim_outputs, run_csim
 
-        res = check_built(run_csim(self.path, **_progress_arg(run_csim, progress)), self.path)
+        res = check_built(run_csim(self.path, progress=progress), self.path)
         record_csim(self.path, res)
         hardware = read_csim_outputs(self.path) if self.labels is not None and res.images else None
         return SimRun(measure("csim", self.path, res.passed, res.images, res.mismatches, self.labels, hardware), res)
@@ -295,14 +295,6 @@ class Project:
         rebuilt = _compile(s.model, load_board(s.board), self.path, Settings(**{**s.as_json(), "rtl": s.rtl or rtl}),
                            data, None, None, None, log)
         self.settings, self.result = rebuilt.settings, rebuilt.result
-
-
-def _progress_arg(entry: Callable, progress: Progress | None) -> dict:
-    """{"progress": progress} when the simulator's entry point takes one (its newer versions do)."""
-    import inspect
-
-    return {"progress": progress} if progress is not None and "progress" in inspect.signature(entry).parameters \
-        else {}
 
 
 def _test_data(test_data: TestDataArg, labels: str | Path | None, shape: tuple[int, ...] | None,
